@@ -1,0 +1,57 @@
+"""FigureCallback: the shape every picture callback shares.
+
+Every ``every_n_epochs`` validation epochs (never during the sanity check), on global rank
+zero only, it draws figures and writes them to the TensorBoard logger under the global step.
+Subclasses implement :meth:`figures`. Drawing runs in eval mode under ``torch.no_grad``;
+the module's train/eval state is restored afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_warn
+from matplotlib.figure import Figure
+
+from common.viz import figure_to_tensor
+
+
+class FigureCallback(L.Callback):
+    """Base class: draw ``figures()`` every ``every_n_epochs`` and log them as images."""
+
+    def __init__(self, every_n_epochs: int = 1) -> None:
+        self.every_n_epochs = every_n_epochs
+
+    def figures(
+        self, trainer: L.Trainer, pl_module: L.LightningModule
+    ) -> Iterator[tuple[str, Figure]]:
+        """Yield (tag, figure) pairs."""
+        raise NotImplementedError
+
+    def _due(self, trainer: L.Trainer) -> bool:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return False
+        last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+        return (trainer.current_epoch + 1) % self.every_n_epochs == 0 or last
+
+    def log_figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        tb = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+        if tb is None:
+            rank_zero_warn(f"{type(self).__name__}: no TensorBoardLogger, nothing drawn")
+            return
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            with torch.no_grad():
+                for tag, fig in self.figures(trainer, pl_module):
+                    # as an image tensor: TensorBoard's image tab shows it like any picture
+                    tb.experiment.add_image(tag, figure_to_tensor(fig), trainer.global_step)
+        finally:
+            pl_module.train(was_training)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._due(trainer):
+            self.log_figures(trainer, pl_module)

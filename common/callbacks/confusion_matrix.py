@@ -1,0 +1,72 @@
+"""ConfusionMatrixCallback: which classes the model confuses, drawn every validation epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import lightning as L
+from matplotlib.figure import Figure
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+from common.callbacks.base import FigureCallback
+from common.viz import confusion_matrix_figure
+
+
+class ConfusionMatrixCallback(FigureCallback):
+    """Accumulates ``preds``/``target`` from the validation (and test) step outputs into a
+    torchmetrics confusion matrix and logs it as ``val/confusion_matrix`` (and
+    ``test/confusion_matrix``), rows normalised. Class names come from the DataModule's
+    ``classes`` when it has them.
+    """
+
+    def __init__(self, every_n_epochs: int = 1) -> None:
+        super().__init__(every_n_epochs)
+        self.matrix: MulticlassConfusionMatrix | None = None
+
+    def _update(self, pl_module: L.LightningModule, outputs: Any) -> None:
+        if not isinstance(outputs, dict) or "preds" not in outputs or "target" not in outputs:
+            raise TypeError(
+                "ConfusionMatrixCallback needs validation_step/test_step to return a dict with "
+                "'preds' and 'target' (see common/callbacks/protocol.py)"
+            )
+        if self.matrix is None:
+            num_classes = pl_module.hparams.get("num_classes")
+            self.matrix = MulticlassConfusionMatrix(num_classes).to(pl_module.device)
+        self.matrix.update(outputs["preds"], outputs["target"])
+
+    def _classes(self, trainer: L.Trainer) -> list[str]:
+        names = getattr(trainer.datamodule, "classes", None)
+        return list(names) if names else [str(i) for i in range(self.matrix.num_classes)]
+
+    def figures(
+        self, trainer: L.Trainer, pl_module: L.LightningModule
+    ) -> Iterator[tuple[str, Figure]]:
+        stage = "test" if trainer.testing else "val"
+        yield (
+            f"{stage}/confusion_matrix",
+            confusion_matrix_figure(self.matrix.compute(), self._classes(trainer)),
+        )
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ):
+        if not trainer.sanity_checking:
+            self._update(pl_module, outputs)
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        self._update(pl_module, outputs)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.matrix is not None and self._due(trainer):
+            self.log_figures(trainer, pl_module)
+        self._reset()
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.matrix is not None and trainer.is_global_zero:
+            self.log_figures(trainer, pl_module)
+        self._reset()
+
+    def _reset(self) -> None:
+        if self.matrix is not None:
+            self.matrix.reset()

@@ -1,0 +1,131 @@
+"""``litlab``: LightningCLI for every experiment, plus a few extra subcommands.
+
+    litlab fit      --config experiments/vision/cifar10_fast.yaml [--any.key value ...]
+    litlab validate | test | predict --config ... --ckpt_path logs/.../checkpoints/best.ckpt
+    litlab env                        what the machine can do and what the Trainer picks
+    litlab baseline [--dataset ...]   scikit-learn baselines on the same splits
+
+Defaults added on top of Lightning's (all overridable in the YAML or on the command line):
+a TensorBoardLogger writing to ``logs/<domain>/<experiment>/version_N`` (the experiment is
+the config file's folder and name), the resolved config saved beside it, checkpoints of the
+best and the last epoch under the same run folder, a learning-rate monitor, seed 42, and a
+precision chosen by hardware (see ``common.env``). Resuming with ``--ckpt_path`` pointing
+into a run folder continues in that same folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from common.env import default_precision
+
+LOG_ROOT = "logs"
+
+
+class LitlabCLI(LightningCLI):
+    """LightningCLI with this project's logging, checkpointing and precision defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("seed_everything_default", 42)
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault(
+            "trainer_defaults",
+            {
+                "accelerator": "auto",
+                "max_epochs": 10,
+                "log_every_n_steps": 10,
+                "callbacks": [LearningRateMonitor(logging_interval="step")],
+            },
+        )
+        kwargs.setdefault("parser_kwargs", {"default_env": False})
+        super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--experiment",
+            type=str | None,
+            default=None,
+            help="run name under logs/ (default: <config folder>/<config name>)",
+        )
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/acc",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+
+    def _experiment_name(self) -> str:
+        cfg = self.config[self.subcommand]
+        if cfg.get("experiment"):
+            return cfg["experiment"]
+        configs = cfg.get("config") or []
+        if configs:
+            path = Path(str(configs[0]))  # the experiment; later configs are overlays
+            return f"{path.parent.name}/{path.stem}"
+        return f"default/{type(self.model).__name__}"
+
+    def _resume_version(self) -> int | str | None:
+        """``logs/x/y/version_3/checkpoints/last.ckpt`` -> 3, so a resumed run stays put."""
+        ckpt = self.config[self.subcommand].get("ckpt_path")
+        if self.subcommand != "fit" or not ckpt or ckpt in ("last", "best", "hpc"):
+            return None
+        run = Path(ckpt).resolve().parent.parent
+        return run.name if run.name.startswith("version_") else None
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer_cfg = self.config_init[self.subcommand].get("trainer", {})
+        if trainer_cfg.get("logger") in (None, True):
+            kwargs["logger"] = TensorBoardLogger(
+                save_dir=LOG_ROOT,
+                name=self._experiment_name(),
+                version=self._resume_version(),
+                default_hp_metric=False,
+            )
+        if trainer_cfg.get("precision") is None:
+            kwargs["precision"] = default_precision(str(trainer_cfg.get("accelerator", "auto")))
+        return super().instantiate_trainer(**kwargs)
+
+
+def _run_extra(command: str, argv: list[str]) -> None:
+    if command == "env":
+        from common.env import report
+
+        print(report())
+    elif command == "baseline":
+        from experiments.baselines import main as baseline_main
+
+        baseline_main(argv)
+
+
+EXTRA_COMMANDS = {
+    "env": "print torch/CUDA/MPS/bf16 capabilities and what the Trainer will pick",
+    "baseline": "train scikit-learn baselines on MNIST/CIFAR-10 and write a comparison table",
+}
+
+
+def main(argv: list[str] | None = None) -> LitlabCLI | None:
+    """Entry point of the ``litlab`` console script; returns the CLI for fit & co."""
+    args = argv  # None: LightningCLI reads sys.argv itself (and says so in --help)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in EXTRA_COMMANDS:
+        _run_extra(argv[0], argv[1:])
+        return None
+    if not argv or argv[0] in ("-h", "--help"):
+        extra = "\n".join(f"  {k:<9} {v}" for k, v in EXTRA_COMMANDS.items())
+        print(f"litlab extra subcommands:\n{extra}\n")
+    return LitlabCLI(args=args, auto_configure_optimizers=False)
+
+
+if __name__ == "__main__":
+    main()

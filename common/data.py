@@ -1,0 +1,162 @@
+"""Where data lives: root resolution, offline archives, a cache, and one clear error.
+
+Every domain's DataModule finds its files through this module, so the rules are the same
+everywhere:
+
+1. the data root is ``--data.root`` if given, else ``$DATA_DIR``, else ``./data``;
+2. a data set is looked up under the root in the layouts listed by its loader (the canonical
+   torchvision / Hugging Face layout first, then the offline archives of ``shared/data``);
+3. archives are never modified: they are extracted, or decoded, into a cache folder
+   (``$LITLAB_CACHE``, else ``~/.cache/litlab``), keyed by the archive's size and mtime;
+4. when nothing is found and downloading is impossible, :class:`MissingDataError` names
+   every file that would have been accepted and where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+__all__ = [
+    "MissingDataError",
+    "cache_dir",
+    "cache_key",
+    "extract_archive",
+    "find_first",
+    "locate_dataset",
+    "online",
+    "resolve_data_root",
+]
+
+
+class MissingDataError(FileNotFoundError):
+    """Raised when a data set is neither on disk nor downloadable.
+
+    The message lists the files that would have been accepted, so the fix is one copy.
+    """
+
+    def __init__(self, dataset: str, root: Path, expected: Sequence[str], hint: str = "") -> None:
+        lines = [
+            f"{dataset} data not found under data root '{root}'.",
+            "Expected one of:",
+            *(f"  {root / e}" for e in expected),
+            "Set --data.root or $DATA_DIR to the folder that holds it (offline: a copy of",
+            "shared/data works as it is), or run once with network access to download it.",
+        ]
+        if hint:
+            lines.append(hint)
+        super().__init__("\n".join(lines))
+        self.dataset = dataset
+        self.expected = [root / e for e in expected]
+
+
+def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
+    """Return the data root: the explicit argument, else ``$DATA_DIR``, else ``./data``."""
+    if root:
+        return Path(root).expanduser().resolve()
+    env = os.environ.get("DATA_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path("data").resolve()
+
+
+def cache_dir(*parts: str) -> Path:
+    """A writable cache folder (``$LITLAB_CACHE`` or ``~/.cache/litlab``), created on demand.
+
+    The data root may be read-only (CI mounts ``shared/data`` without write bits), so all
+    derived files (extracted archives, decoded tensors) go here instead.
+    """
+    base = Path(os.environ.get("LITLAB_CACHE", Path.home() / ".cache" / "litlab"))
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_key(*files: Path, extra: str = "") -> str:
+    """A short key that changes when any source file changes (path, size, mtime)."""
+    h = hashlib.sha1(extra.encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:12]
+
+
+def find_first(root: Path, candidates: Iterable[str]) -> Path | None:
+    """The first ``root / candidate`` that exists, or None."""
+    for c in candidates:
+        p = root / c
+        if p.exists():
+            return p
+    return None
+
+
+def extract_archive(archive: Path, dest: Path | None = None) -> Path:
+    """Extract a .tar(.gz|.bz2|.xz) or .zip archive once and return the folder.
+
+    Extraction goes to a temporary sibling first and is renamed into place at the end, so
+    an interrupted run never leaves a half-extracted cache that later looks complete.
+    """
+    archive = Path(archive)
+    if dest is None:
+        stem = archive.name.split(".")[0]
+        dest = cache_dir("extracted", f"{stem}-{cache_key(archive)}")
+    if (dest / ".complete").exists():
+        return dest
+    tmp = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(tmp)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            tf.extractall(tmp, filter="data")
+    else:
+        raise ValueError(f"{archive} is neither a tar nor a zip archive")
+    (tmp / ".complete").touch()
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
+def online() -> bool:
+    """Whether downloads are allowed: not when ``$LITLAB_OFFLINE`` or ``$HF_HUB_OFFLINE`` is set."""
+    return not (os.environ.get("LITLAB_OFFLINE") or os.environ.get("HF_HUB_OFFLINE") == "1")
+
+
+def locate_dataset(
+    root: Path,
+    name: str,
+    layouts: list[str],
+    archives: Sequence[str] = (),
+    image_archives: Sequence[str] = (),
+    download: Callable[[Path], None] | None = None,
+) -> Path:
+    """Shared lookup, in order: an extracted canonical layout; a canonical archive (extracted
+    into the cache); an image-folder archive (decoded straight from the archive); a download.
+    """
+    found = find_first(root, layouts)
+    if found is not None:
+        return found
+    archive = find_first(root, list(archives))
+    if archive is not None:
+        inner = extract_archive(archive)
+        return find_first(inner, [Path(p).name for p in layouts]) or inner
+    image_archive = find_first(root, list(image_archives))
+    if image_archive is not None:
+        return image_archive
+    expected = [*layouts, *archives, *image_archives]
+    if download is not None and online():
+        try:
+            download(root)
+        except Exception as err:  # no network, proxy, server down: explain, don't crash
+            raise MissingDataError(name, root, expected, f"Download failed: {err}") from err
+        found = find_first(root, layouts)
+        if found is not None:
+            return found
+    raise MissingDataError(name, root, expected)

@@ -1,0 +1,141 @@
+"""Phase-1 baselines: scikit-learn on the same MNIST and CIFAR-10 splits as the deep models.
+
+    litlab baseline                       # both data sets, all models, writes results/
+    litlab baseline --dataset mnist --models logreg
+
+Each model is trained on the deep models' training split (train minus the validation
+images, same seed) and scored on the test set. The comparison table puts the best deep run
+of each data set next to them, read from the TensorBoard logs of ``litlab test`` runs
+(``test/acc``), and gives the difference in points of accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from vision.data import CIFAR10DataModule, ImageDataModule, MNISTDataModule
+
+DATASETS: dict[str, type[ImageDataModule]] = {
+    "mnist": MNISTDataModule,
+    "cifar10": CIFAR10DataModule,
+}
+DEEP_EXPERIMENTS = {
+    "mnist": ["mnist_mlp", "mnist_cnn"],
+    "cifar10": ["cifar10_quick", "cifar10_fast"],
+}
+
+
+def _models(seed: int) -> dict[str, Callable[[], object]]:
+    return {
+        # a linear model on standardised pixels: the "can we beat a straight line" baseline
+        "logreg": lambda: make_pipeline(
+            StandardScaler(), LogisticRegression(max_iter=200, C=0.05, random_state=seed)
+        ),
+        "random_forest": lambda: RandomForestClassifier(
+            n_estimators=200, n_jobs=-1, random_state=seed, min_samples_leaf=1
+        ),
+    }
+
+
+def split_arrays(dm: ImageDataModule, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Flattened float pixels in [0, 1] and labels, for the DataModule's own split."""
+    images, labels = dm.arrays(split)
+    return images.flatten(1).float().div(255).numpy(), labels.numpy()
+
+
+def run_baselines(dataset: str, models: list[str], root: str | None, seed: int = 0) -> list[dict]:
+    dm = DATASETS[dataset](root=root, seed=0)  # seed 0: the split every experiment uses
+    x_train, y_train = split_arrays(dm, "train")
+    x_test, y_test = split_arrays(dm, "test")
+    rows = []
+    for name in models:
+        model = _models(seed)[name]()
+        t = time.perf_counter()
+        model.fit(x_train, y_train)
+        seconds = time.perf_counter() - t
+        acc = float((model.predict(x_test) == y_test).mean())
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": name,
+                "test_acc": acc,
+                "train_seconds": round(seconds, 1),
+                "train_size": len(y_train),
+                "test_size": len(y_test),
+            }
+        )
+        print(f"{dataset:8s} {name:14s} test acc {acc:.4f}  ({seconds:.0f} s)", flush=True)
+    return rows
+
+
+def deep_results(log_root: Path) -> list[dict]:
+    """The best ``test/acc`` logged under ``logs/vision/<experiment>/version_*``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    rows = []
+    for dataset, experiments in DEEP_EXPERIMENTS.items():
+        for exp in experiments:
+            best = None
+            for run in sorted((log_root / "vision" / exp).glob("version_*")):
+                acc = EventAccumulator(str(run), size_guidance={"scalars": 0})
+                acc.Reload()
+                if "test/acc" in acc.Tags()["scalars"]:
+                    value = acc.Scalars("test/acc")[-1].value
+                    if best is None or value > best["test_acc"]:
+                        best = {
+                            "dataset": dataset,
+                            "model": exp,
+                            "test_acc": value,
+                            "run": str(run),
+                        }
+            if best:
+                rows.append(best)
+    return rows
+
+
+def comparison_markdown(baselines: list[dict], deep: list[dict]) -> str:
+    lines = [
+        "| data set | model | kind | test accuracy | vs best scikit-learn |",
+        "|---|---|---|---|---|",
+    ]
+    for dataset in DATASETS:
+        base = [r for r in baselines if r["dataset"] == dataset]
+        best = max((r["test_acc"] for r in base), default=None)
+        for r in base:
+            lines.append(
+                f"| {dataset} | {r['model']} | scikit-learn | {100 * r['test_acc']:.2f} % | |"
+            )
+        for r in (r for r in deep if r["dataset"] == dataset):
+            gap = f"{100 * (r['test_acc'] - best):+.2f} points" if best is not None else "n/a"
+            acc = f"{100 * r['test_acc']:.2f} %"
+            lines.append(f"| {dataset} | {r['model']} | deep (litlab) | {acc} | {gap} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="litlab baseline", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=[*DATASETS, "all"], default="all")
+    parser.add_argument("--models", nargs="+", choices=list(_models(0)), default=list(_models(0)))
+    parser.add_argument("--root", default=None, help="data root (default $DATA_DIR, else ./data)")
+    parser.add_argument("--logs", default="logs", help="where the deep runs' TensorBoard logs are")
+    parser.add_argument("--out", default="results", help="folder for baselines.json / baselines.md")
+    args = parser.parse_args(argv)
+    datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    rows = [r for d in datasets for r in run_baselines(d, args.models, args.root)]
+    deep = deep_results(Path(args.logs))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "baselines.json").write_text(json.dumps({"baselines": rows, "deep": deep}, indent=2))
+    table = comparison_markdown(rows, deep)
+    (out / "baselines.md").write_text(table)
+    print(table)

@@ -1,0 +1,160 @@
+"""Training through ``litlab``: logs, pictures, checkpoints, resuming, DDP, real data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import REPO, SHARED_DATA
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from common.cli import main
+from vision.data import MNISTDataModule
+from vision.module import ImageClassifier
+
+CNN = REPO / "experiments" / "vision" / "mnist_cnn.yaml"
+
+
+def _fit(root: Path, *extra: str) -> None:
+    main(
+        [
+            "fit",
+            "--config",
+            str(CNN),
+            f"--data.init_args.root={root}",
+            "--data.init_args.val_size=40",
+            "--data.init_args.batch_size=16",
+            "--trainer.enable_progress_bar=false",
+            *extra,
+        ]
+    )
+
+
+def _events(run: Path) -> EventAccumulator:
+    acc = EventAccumulator(str(run), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    return acc
+
+
+def test_fit_writes_run_folder_with_config_scalars_and_pictures(tiny_root, in_tmp):
+    _fit(tiny_root, "--trainer.max_epochs=2")
+    run = in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0"
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["trainer"]["max_epochs"] == 2  # the resolved config, overrides included
+    assert (run / "checkpoints" / "best.ckpt").exists() and (
+        run / "checkpoints" / "last.ckpt"
+    ).exists()
+    tags = _events(run).Tags()
+    for scalar in [
+        "train/loss_step",
+        "train/acc",
+        "val/loss",
+        "val/acc",
+        "val/acc_best",
+        "val/acc5",
+        "val/acc_class/3",
+        "lr-AdamW/weights",
+    ]:
+        assert scalar in tags["scalars"], scalar
+    for image in ["val/predictions", "val/confusion_matrix", "val/feature_maps/blocks.0.0.0/0"]:
+        assert image in tags["images"], (image, tags["images"])
+    images = _events(run).Images("val/predictions")
+    assert len(images) == 2  # one per validation epoch, not one per sanity check
+
+
+def test_model_learns_the_tiny_data(tiny_root, in_tmp):
+    _fit(tiny_root, "--trainer.max_epochs=4")
+    acc = _events(in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0").Scalars("val/acc")
+    assert acc[-1].value > 0.5  # chance is 0.1; brightness encodes the class
+
+
+def test_checkpoint_reloads_to_identical_predictions(tiny_root, in_tmp):
+    cli = main(
+        [
+            "fit",
+            "--config",
+            str(CNN),
+            f"--data.init_args.root={tiny_root}",
+            "--data.init_args.val_size=40",
+            "--data.init_args.batch_size=16",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.max_epochs=1",
+        ]
+    )
+    trained = cli.model.eval()
+    ckpt = in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0" / "checkpoints" / "last.ckpt"
+    loaded = ImageClassifier.load_from_checkpoint(ckpt, map_location="cpu").eval()
+    x, _ = MNISTDataModule(root=str(tiny_root), val_size=40).probe_batch(16)
+    with torch.no_grad():
+        assert torch.equal(trained(x), loaded(x))
+        assert not torch.equal(loaded(x), loaded(x.flip(-1)))  # the model does look at x
+
+
+def test_resume_from_last_checkpoint_continues_in_the_same_run(tiny_root, in_tmp):
+    _fit(tiny_root, "--trainer.max_epochs=1")
+    run = in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0"
+    first = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    _fit(tiny_root, "--trainer.max_epochs=3", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}")
+    second = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert first["epoch"] == 0 and second["epoch"] == 2
+    assert second["global_step"] == 3 * first["global_step"]  # continued, not restarted
+    assert not (run.parent / "version_1").exists()
+    epochs = [e.value for e in _events(run).Scalars("epoch")]
+    assert max(epochs) == 2
+
+
+def test_two_process_ddp_fit_on_cpu(tiny_root, in_tmp):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "common.cli",
+        "fit",
+        "--config",
+        str(CNN),
+        f"--data.init_args.root={tiny_root}",
+        "--data.init_args.val_size=40",
+        "--data.init_args.batch_size=16",
+        "--trainer.max_epochs=1",
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=2",
+        "--trainer.strategy=ddp",
+        "--trainer.enable_progress_bar=false",
+    ]
+    out = subprocess.run(cmd, cwd=in_tmp, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    log = out.stdout + out.stderr
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log
+    ckpt = torch.load(
+        in_tmp / "logs/vision/mnist_cnn/version_0/checkpoints/last.ckpt", weights_only=False
+    )
+    # 260 training images, 16 per batch per process, 2 processes: 8 optimiser steps, not 16
+    assert ckpt["global_step"] == 8
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "cifar10" / "cifar10_jpg.tar.gz").exists(),
+    reason="offline CIFAR-10 copy not present",
+)
+def test_smoke_on_real_offline_cifar10(in_tmp):
+    main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "experiments" / "vision" / "cifar10_quick.yaml"),
+            f"--data.init_args.root={SHARED_DATA}",
+            "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=6",
+            "--trainer.limit_val_batches=2",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
+    run = in_tmp / "logs" / "vision" / "cifar10_quick" / "version_0"
+    acc = _events(run)
+    assert acc.Scalars("val/acc")[-1].value > 0.15  # six steps already beat chance (0.10)
+    assert "val/confusion_matrix" in acc.Tags()["images"]

@@ -1,0 +1,292 @@
+"""LightningDataModules for image classification: CIFAR-10/100, MNIST and image folders.
+
+All of them hold the decoded data set as uint8 tensors (see ``vision.datasets``) and offer
+two loaders:
+
+- ``loader="tensor"`` (default): batches of uint8 tensors are indexed straight from memory,
+  moved to the device by Lightning, then flipped, translated and normalised there in
+  ``on_after_batch_transfer``. No worker processes; on a GPU the data never waits.
+- ``loader="workers"``: the classic torchvision route, transforms v2 applied per image in
+  DataLoader worker processes.
+
+Validation is split from the training set (``val_size`` images, fixed by ``seed``); the test
+set is only used by ``litlab test``. The callbacks of ``common.callbacks`` get their fixed
+images through :meth:`ImageDataModule.probe_batch` and :meth:`ImageDataModule.denormalize`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torchvision.transforms import v2
+
+from common.data import MissingDataError, locate_dataset, resolve_data_root
+from vision import augment
+from vision.datasets import ImageSplits, read_image_source
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class _TransformedImages(Dataset):
+    """uint8 images + labels with a per-image transforms v2 pipeline (the ``workers`` loader)."""
+
+    def __init__(self, images: Tensor, labels: Tensor, transform: v2.Transform) -> None:
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.transform(self.images[i]), self.labels[i]
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Shared machinery; subclasses implement :meth:`locate` and set the statistics.
+
+    Args:
+        root: data root (default ``$DATA_DIR``, else ``./data``).
+        batch_size: training batch size; evaluation uses ``2 * batch_size``.
+        val_size: images held out of the training set for validation.
+        loader: ``"tensor"`` (on-device augmentation) or ``"workers"`` (transforms v2).
+        augment: random translation (and flips where they make sense) during training.
+        image_size: resize images to this square size (e.g. for ImageNet backbones).
+        normalization: ``"dataset"`` statistics or ``"imagenet"`` for pretrained backbones.
+    """
+
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
+    std: tuple[float, ...] = (0.25, 0.25, 0.25)
+    flip: bool = True  # mirrored digits are other digits, so MNIST turns this off
+    pad: int = 4
+
+    def __init__(
+        self,
+        root: str | None = None,
+        batch_size: int = 256,
+        val_size: int = 5000,
+        loader: Literal["tensor", "workers"] = "tensor",
+        num_workers: int = 2,
+        augment: bool = True,
+        image_size: int | None = None,
+        normalization: Literal["dataset", "imagenet"] = "dataset",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.root = resolve_data_root(root)
+        self.splits: ImageSplits | None = None
+        if normalization == "imagenet":
+            self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD
+
+    # --- what subclasses provide ----------------------------------------------------------
+
+    def locate(self) -> Path:
+        """Return the folder or archive holding the data, downloading it if allowed."""
+        raise NotImplementedError
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def prepare_data(self) -> None:
+        read_image_source(self.locate(), self.hparams.image_size)  # decode once, into the cache
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is not None:
+            return
+        self.splits = read_image_source(self.locate(), self.hparams.image_size)
+        n = len(self.splits.train_labels)
+        if not 0 < self.hparams.val_size < n:
+            raise ValueError(f"val_size must be between 1 and {n - 1}, got {self.hparams.val_size}")
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams.seed))
+        self.train_idx, self.val_idx = perm[self.hparams.val_size :], perm[: self.hparams.val_size]
+
+    @property
+    def classes(self) -> list[str]:
+        self.setup()
+        return self.splits.classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def arrays(self, split: str) -> tuple[Tensor, Tensor]:
+        """uint8 images (N, C, H, W) and labels of ``"train"``, ``"val"`` or ``"test"``."""
+        self.setup()
+        s = self.splits
+        if split == "train":
+            return s.train_images[self.train_idx], s.train_labels[self.train_idx]
+        if split == "val":
+            return s.train_images[self.val_idx], s.train_labels[self.val_idx]
+        return s.test_images, s.test_labels
+
+    # --- transforms -------------------------------------------------------------------------
+
+    def _per_image_transform(self, train: bool) -> v2.Transform:
+        steps: list[v2.Transform] = []
+        if self.hparams.image_size:
+            steps.append(v2.Resize(self.hparams.image_size, antialias=True))
+        if train and self.hparams.augment:
+            size = self.hparams.image_size or self.splits.train_images.shape[-1]
+            steps.append(v2.RandomCrop(size, padding=self.pad, padding_mode="reflect"))
+            if self.flip:
+                steps.append(v2.RandomHorizontalFlip())
+        steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(self.mean, self.std)]
+        return v2.Compose(steps)
+
+    def _batch_transform(self, images: Tensor, train: bool) -> Tensor:
+        """The tensor loader's pipeline: uint8 (B, C, H, W) on device -> normalised float."""
+        if train and self.hparams.augment:
+            images = augment.batch_translate(images, self.pad)
+            if self.flip:
+                images = augment.batch_flip(images)
+        images = augment.normalize(images, self.mean, self.std)
+        if self.hparams.image_size and images.shape[-1] != self.hparams.image_size:
+            images = v2.functional.resize(images, [self.hparams.image_size] * 2, antialias=False)
+        return images
+
+    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int):
+        if self.hparams.loader != "tensor":
+            return batch
+        images, labels = batch
+        train = self.trainer is not None and self.trainer.training
+        return self._batch_transform(images, train), labels
+
+    # --- loaders ----------------------------------------------------------------------------
+
+    def _loader(self, split: str) -> DataLoader:
+        images, labels = self.arrays(split)
+        train = split == "train"
+        bs = self.hparams.batch_size * (1 if train else 2)
+        if self.hparams.loader == "tensor":
+            ds: Dataset = TensorDataset(images, labels)
+            workers = 0
+        else:
+            ds = _TransformedImages(images, labels, self._per_image_transform(train))
+            workers = self.hparams.num_workers
+        return DataLoader(
+            ds,
+            batch_size=bs,
+            shuffle=train,
+            drop_last=train and len(ds) > bs,  # equal-size steps keep BatchNorm statistics sane
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    # --- the picture-callback protocol (common/callbacks/protocol.py) -----------------------
+
+    def probe_batch(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
+        """``n`` fixed, normalised evaluation images cycling through the classes, and labels."""
+        images, labels = self.arrays(split)
+        picked: list[int] = []
+        per_class = [torch.nonzero(labels == c).flatten().tolist() for c in range(self.num_classes)]
+        for rank in range(n):
+            for idxs in per_class:
+                if len(picked) < n and rank < len(idxs):
+                    picked.append(idxs[rank])
+        idx = torch.tensor(picked[:n])
+        return self._batch_transform(images[idx], train=False), labels[idx]
+
+    def denormalize(self, images: Tensor) -> Tensor:
+        """Normalised float images -> [0, 1] for display."""
+        return augment.denormalize(images, self.mean, self.std)
+
+
+def _torchvision_download(cls_name: str):
+    """A function that downloads a torchvision data set into ``root``."""
+
+    def download(root: Path) -> None:
+        import torchvision.datasets as tvd
+
+        getattr(tvd, cls_name)(str(root), train=True, download=True)
+
+    return download
+
+
+class CIFAR10DataModule(ImageDataModule):
+    """CIFAR-10: canonical pickles (downloaded when online) or the offline JPEG archive."""
+
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+    def locate(self) -> Path:
+        return locate_dataset(
+            self.root,
+            "CIFAR-10",
+            layouts=["cifar-10-batches-py", "cifar10/cifar-10-batches-py"],
+            archives=["cifar-10-python.tar.gz", "cifar10/cifar-10-python.tar.gz"],
+            image_archives=[
+                "cifar10/cifar10_jpg.tar.gz",
+                "cifar10_jpg.tar.gz",
+                "cifar10/cifar10_jpg",
+            ],
+            download=_torchvision_download("CIFAR10"),
+        )
+
+
+class CIFAR100DataModule(ImageDataModule):
+    """CIFAR-100 (fine labels): canonical pickles, downloaded when online."""
+
+    mean, std = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+
+    def locate(self) -> Path:
+        return locate_dataset(
+            self.root,
+            "CIFAR-100",
+            layouts=["cifar-100-python", "cifar100/cifar-100-python"],
+            archives=["cifar-100-python.tar.gz", "cifar100/cifar-100-python.tar.gz"],
+            download=_torchvision_download("CIFAR100"),
+        )
+
+
+class MNISTDataModule(ImageDataModule):
+    """MNIST from torchvision's raw idx files (gzipped or not), downloaded when online."""
+
+    mean, std = (0.1307,), (0.3081,)
+    flip, pad = False, 2
+
+    def locate(self) -> Path:
+        return locate_dataset(
+            self.root,
+            "MNIST",
+            layouts=["MNIST/raw", "mnist/MNIST/raw"],
+            download=_torchvision_download("MNIST"),
+        )
+
+
+class ImageFolderDataModule(ImageDataModule):
+    """Your own images: ``path`` is a folder or archive of ``train/<class>/*`` and
+    ``test/<class>/*`` (relative to the data root, or absolute). Statistics are measured.
+    """
+
+    def __init__(self, path: str, flip: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.path = self.root / path
+        self.flip = flip
+
+    def locate(self) -> Path:
+        if not self.path.exists():
+            raise MissingDataError("Image folder", self.path.parent, [self.path.name])
+        return self.path
+
+    def setup(self, stage: str | None = None) -> None:
+        first = self.splits is None
+        super().setup(stage)
+        if first and self.hparams.normalization == "dataset":
+            x = self.splits.train_images[self.train_idx].float() / 255  # (N, C, H, W)
+            self.mean = tuple(x.mean(dim=(0, 2, 3)).tolist())
+            self.std = tuple(x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist())

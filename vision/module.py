@@ -1,0 +1,193 @@
+"""ImageClassifier: one LightningModule for every image network in ``vision.models``.
+
+The network is a plain ``nn.Module`` passed in (by class path in the experiment YAML); this
+class adds what training needs: the loss, torchmetrics objects per stage, optimizers and
+schedules, and the small protocol the picture callbacks use (``feature_map_layers``).
+
+Logged keys: ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``val/acc_best``,
+``val/acc5`` (more than 5 classes), ``val/acc_class/<name>``, and the same under ``test/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+
+
+def _metrics(num_classes: int) -> MetricCollection:
+    metrics = {"acc": MulticlassAccuracy(num_classes, average="micro")}
+    if num_classes > 5:
+        metrics["acc5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
+    return MetricCollection(metrics)
+
+
+class ImageClassifier(L.LightningModule):
+    """Train any image network with cross-entropy.
+
+    Args:
+        net: the network, images (B, C, H, W) -> logits (B, num_classes).
+        num_classes: must match the network's output and the data set.
+        optimizer: ``"sgd"`` (Nesterov momentum) or ``"adamw"``.
+        lr: peak learning rate.
+        weight_decay: applied to weights of conv/linear layers only, not to norms and biases.
+        scheduler: ``"onecycle"`` (warm-up then anneal, per step), ``"cosine"`` or ``"none"``.
+        warmup: fraction of training spent warming up (onecycle).
+        label_smoothing: cross-entropy label smoothing.
+        channels_last: NHWC memory layout (faster convolutions on GPUs and oneDNN CPUs).
+        tta_flip: average logits over the image and its mirror at evaluation.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        num_classes: int = 10,
+        optimizer: Literal["sgd", "adamw"] = "sgd",
+        lr: float = 0.1,
+        weight_decay: float = 5e-4,
+        momentum: float = 0.9,
+        scheduler: Literal["onecycle", "cosine", "none"] = "onecycle",
+        warmup: float = 0.2,
+        label_smoothing: float = 0.0,
+        channels_last: bool = False,
+        tta_flip: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # via LightningCLI "net" is stored as its config, so
+        # load_from_checkpoint can rebuild the network without being handed one
+        self.net = net.to(memory_format=torch.channels_last) if channels_last else net
+        self.train_metrics = _metrics(num_classes).clone(prefix="train/")
+        self.val_metrics = _metrics(num_classes).clone(prefix="val/")
+        self.test_metrics = _metrics(num_classes).clone(prefix="test/")
+        self.val_per_class = MulticlassAccuracy(num_classes, average=None)
+        self.test_per_class = MulticlassAccuracy(num_classes, average=None)
+        self.val_acc_best = MaxMetric()
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits = self.net(x)
+        if self.hparams.tta_flip and not self.training:
+            logits = (logits + self.net(x.flip(-1))) / 2
+        return logits
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def on_fit_start(self) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if (
+            dm is not None
+            and getattr(dm, "num_classes", self.hparams.num_classes) != self.hparams.num_classes
+        ):
+            raise ValueError(
+                f"model.num_classes={self.hparams.num_classes} but the data has {dm.num_classes} "
+                "classes: set model.num_classes (and the net's num_classes) to match"
+            )
+        # optional model hook: data-dependent initialisation (AirbenchNet's whitening conv)
+        init = getattr(self.net, "initialize_from_data", None)
+        if init is not None and dm is not None and self.trainer.ckpt_path is None:
+            images, _ = dm.probe_batch(min(5000, len(dm.train_idx)), split="train")
+            init(images.to(self.device))
+        if self.logger is not None:  # hparams tab: link the hyper-parameters to the best score
+            self.logger.log_hyperparams(self.hparams, {"val/acc_best": 0.0})
+
+    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, Tensor]:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+        train = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=train, on_epoch=True, prog_bar=stage != "test")
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(logits, y)
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        if not train:
+            getattr(self, f"{stage}_per_class").update(logits, y)
+        # the confusion-matrix callback reads predictions and targets from the step outputs
+        return {"loss": loss, "preds": logits.argmax(dim=-1).detach(), "target": y}
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        return self._shared_step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        return self._shared_step(batch, "test")
+
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self(batch[0]).softmax(dim=-1)
+
+    def _log_per_class(self, stage: str) -> None:
+        per_class = getattr(self, f"{stage}_per_class")
+        acc = per_class.compute()
+        per_class.reset()
+        names = self._class_names()
+        if len(names) <= 20:  # 100 CIFAR-100 curves help nobody; the confusion matrix does
+            self.log_dict({f"{stage}/acc_class/{n}": a for n, a in zip(names, acc)})
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_per_class("val")
+        if self.trainer.sanity_checking:
+            return
+        self.val_acc_best.update(self.val_metrics["acc"].compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_per_class("test")
+
+    def _class_names(self) -> list[str]:
+        dm = getattr(self.trainer, "datamodule", None)
+        names = getattr(dm, "classes", None)
+        return list(names) if names else [str(i) for i in range(self.hparams.num_classes)]
+
+    # --- optimisation ---------------------------------------------------------------------
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        # no weight decay on norms and biases (1-D tensors), as in nanoGPT's parameter groups
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {
+                "name": "weights",
+                "params": [p for p in params if p.ndim >= 2],
+                "weight_decay": self.hparams.weight_decay,
+            },
+            {
+                "name": "norms_biases",
+                "params": [p for p in params if p.ndim < 2],
+                "weight_decay": 0.0,
+            },
+        ]
+        hp = self.hparams
+        if hp.optimizer == "sgd":
+            opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum, nesterov=True)
+        else:
+            opt = torch.optim.AdamW(groups, lr=hp.lr)
+        if hp.scheduler == "none":
+            return {"optimizer": opt}
+        steps = self.trainer.estimated_stepping_batches
+        if hp.scheduler == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt,
+                max_lr=hp.lr,
+                total_steps=steps,
+                pct_start=hp.warmup,
+                anneal_strategy="linear",
+                div_factor=25.0,
+                final_div_factor=1e3,
+                cycle_momentum=False,
+            )
+        else:
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # --- protocol for the picture callbacks (common/callbacks/protocol.py) ----------------
+
+    def feature_map_layers(self, n: int = 2) -> dict[str, nn.Module]:
+        """The first ``n`` convolution layers of the network, by name."""
+        convs = [(name, m) for name, m in self.net.named_modules() if isinstance(m, nn.Conv2d)]
+        return dict(convs[:n])
