@@ -1,6 +1,7 @@
 """``litlab``: LightningCLI for every experiment, plus a few extra subcommands.
 
     litlab fit      --config experiments/vision/cifar10_fast.yaml [--any.key value ...]
+                    (then scores the best checkpoint on the test set; --test false skips it)
     litlab validate | test | predict --config ... --ckpt_path logs/.../checkpoints/best.ckpt
     litlab env                        what the machine can do and what the Trainer picks
     litlab baseline [--dataset ...]   scikit-learn baselines on the same splits
@@ -54,6 +55,12 @@ class LitlabCLI(LightningCLI):
             default=None,
             help="run name under logs/ (default: <config folder>/<config name>)",
         )
+        parser.add_argument(
+            "--test",
+            type=bool,
+            default=True,
+            help="after fit, score the best checkpoint on the test set (same run folder)",
+        )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
@@ -95,6 +102,14 @@ class LitlabCLI(LightningCLI):
         if trainer_cfg.get("precision") is None:
             kwargs["precision"] = default_precision(str(trainer_cfg.get("accelerator", "auto")))
         return super().instantiate_trainer(**kwargs)
+
+
+    def after_fit(self) -> None:
+        if not self.config.fit.get("test", False) or self.trainer.interrupted:
+            return
+        ckpt = self.trainer.checkpoint_callback
+        best = "best" if ckpt is not None and ckpt.best_model_path else None
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
 
 def _run_extra(command: str, argv: list[str]) -> None:

@@ -41,6 +41,7 @@ class ImageClassifier(L.LightningModule):
         label_smoothing: cross-entropy label smoothing.
         channels_last: NHWC memory layout (faster convolutions on GPUs and oneDNN CPUs).
         tta_flip: average logits over the image and its mirror at evaluation.
+        compile: ``torch.compile`` the network in place (state-dict keys are unchanged).
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class ImageClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         channels_last: bool = False,
         tta_flip: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # via LightningCLI "net" is stored as its config, so
@@ -75,6 +77,11 @@ class ImageClassifier(L.LightningModule):
         if self.hparams.tta_flip and not self.training:
             logits = (logits + self.net(x.flip(-1))) / 2
         return logits
+
+    def configure_model(self) -> None:
+        if self.hparams.compile and not getattr(self, "_compiled", False):
+            self.net.compile()  # nn.Module.compile: in place, so checkpoints stay portable
+            self._compiled = True
 
     # --- steps ----------------------------------------------------------------------------
 
