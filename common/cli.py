@@ -30,6 +30,18 @@ from common.env import default_precision
 LOG_ROOT = "logs"
 
 
+def last_checkpoint() -> ModelCheckpoint:
+    """``last.ckpt``, overwritten every epoch: what a crashed run resumes from.
+
+    Not ``save_last=True`` on the best-model checkpoint: since Lightning 2.6 that writes
+    ``last.ckpt`` only in epochs where the monitored metric improved, so after a plateau
+    "last" would be stale.
+    """
+    return ModelCheckpoint(
+        filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+    )
+
+
 class LitlabCLI(LightningCLI):
     """LightningCLI with this project's logging, checkpointing and precision defaults."""
 
@@ -42,7 +54,7 @@ class LitlabCLI(LightningCLI):
                 "accelerator": "auto",
                 "max_epochs": 10,
                 "log_every_n_steps": 10,
-                "callbacks": [LearningRateMonitor(logging_interval="step")],
+                "callbacks": [LearningRateMonitor(logging_interval="step"), last_checkpoint()],
             },
         )
         kwargs.setdefault("parser_kwargs", {"default_env": False})
@@ -66,7 +78,7 @@ class LitlabCLI(LightningCLI):
             {
                 "checkpoint.monitor": "val/acc",
                 "checkpoint.mode": "max",
-                "checkpoint.save_last": True,
+                "checkpoint.save_last": False,  # last.ckpt comes from last_checkpoint()
                 "checkpoint.filename": "best",
                 "checkpoint.auto_insert_metric_name": False,
             }
@@ -103,12 +115,11 @@ class LitlabCLI(LightningCLI):
             kwargs["precision"] = default_precision(str(trainer_cfg.get("accelerator", "auto")))
         return super().instantiate_trainer(**kwargs)
 
-
     def after_fit(self) -> None:
         if not self.config.fit.get("test", False) or self.trainer.interrupted:
             return
         ckpt = self.trainer.checkpoint_callback
-        best = "best" if ckpt is not None and ckpt.best_model_path else None
+        best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
 

@@ -14,6 +14,7 @@ import struct
 import tarfile
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -145,3 +146,11 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in a fresh working directory, so ``logs/`` lands in the test's own folder."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+class CrashAfterFirstEpoch(L.Callback):
+    """Simulates a crash at the start of the second epoch, after the first one's checkpoint."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == 1:
+            raise RuntimeError("simulated crash")

@@ -98,7 +98,12 @@ def test_checkpoint_reloads_to_identical_predictions(tiny_root, in_tmp):
 
 
 def test_resume_from_last_checkpoint_continues_in_the_same_run(tiny_root, in_tmp):
-    _fit(tiny_root, "--trainer.max_epochs=1")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _fit(
+            tiny_root,
+            "--trainer.max_epochs=3",
+            "--trainer.callbacks+=conftest.CrashAfterFirstEpoch",
+        )
     run = in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0"
     first = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     _fit(tiny_root, "--trainer.max_epochs=3", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}")
@@ -106,8 +111,15 @@ def test_resume_from_last_checkpoint_continues_in_the_same_run(tiny_root, in_tmp
     assert first["epoch"] == 0 and second["epoch"] == 2
     assert second["global_step"] == 3 * first["global_step"]  # continued, not restarted
     assert not (run.parent / "version_1").exists()
-    epochs = [e.value for e in _events(run).Scalars("epoch")]
-    assert max(epochs) == 2
+    val_epochs = _events(run).Scalars("val/acc")
+    assert len(val_epochs) == 3  # epoch 0 before the crash, epochs 1 and 2 after it
+
+
+def test_resuming_with_a_longer_schedule_fails_with_a_clear_message(tiny_root, in_tmp):
+    _fit(tiny_root, "--trainer.max_epochs=1", "--test=false")
+    last = in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0" / "checkpoints" / "last.ckpt"
+    with pytest.raises(ValueError, match="planned for 16 steps"):
+        _fit(tiny_root, "--trainer.max_epochs=3", f"--ckpt_path={last}")
 
 
 def test_two_process_ddp_fit_on_cpu(tiny_root, in_tmp):

@@ -103,6 +103,21 @@ class ImageClassifier(L.LightningModule):
         if self.logger is not None:  # hparams tab: link the hyper-parameters to the best score
             self.logger.log_hyperparams(self.hparams, {"val/acc_best": 0.0})
 
+    def on_train_start(self) -> None:
+        # a one-cycle or cosine schedule is planned for the whole run: resuming with more
+        # epochs would step past its end, which torch reports only as "Tried to step ..."
+        planned = self.trainer.estimated_stepping_batches
+        for config in self.trainer.lr_scheduler_configs:
+            steps = getattr(config.scheduler, "total_steps", None) or getattr(
+                config.scheduler, "T_max", None
+            )
+            if steps is not None and steps < planned:
+                raise ValueError(
+                    f"the learning-rate schedule in this checkpoint was planned for {steps} steps, "
+                    f"but this run needs {planned}: resume with the max_epochs of the original "
+                    "run, or start a new run from the weights (model.init_args...) instead"
+                )
+
     def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, Tensor]:
         x, y = batch
         logits = self(x)

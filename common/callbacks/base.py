@@ -2,6 +2,8 @@
 
 Every ``every_n_epochs`` validation epochs (never during the sanity check), on global rank
 zero only, it draws figures and writes them to the TensorBoard logger under the global step.
+Anything that needs all processes under DDP (a metric's ``compute()`` syncs them) must happen
+before ``log_figures``, on every rank.
 Subclasses implement :meth:`figures`. Drawing runs in eval mode under ``torch.no_grad``;
 the module's train/eval state is restored afterwards.
 """
@@ -32,12 +34,15 @@ class FigureCallback(L.Callback):
         raise NotImplementedError
 
     def _due(self, trainer: L.Trainer) -> bool:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        """Whether this epoch draws (the same answer on every rank)."""
+        if trainer.sanity_checking:
             return False
         last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
         return (trainer.current_epoch + 1) % self.every_n_epochs == 0 or last
 
     def log_figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
         tb = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if tb is None:
             rank_zero_warn(f"{type(self).__name__}: no TensorBoardLogger, nothing drawn")

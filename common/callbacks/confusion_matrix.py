@@ -7,6 +7,7 @@ from typing import Any
 
 import lightning as L
 from matplotlib.figure import Figure
+from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from common.callbacks.base import FigureCallback
@@ -23,6 +24,7 @@ class ConfusionMatrixCallback(FigureCallback):
     def __init__(self, every_n_epochs: int = 1) -> None:
         super().__init__(every_n_epochs)
         self.matrix: MulticlassConfusionMatrix | None = None
+        self._computed: Tensor | None = None
 
     def _update(self, pl_module: L.LightningModule, outputs: Any) -> None:
         if not isinstance(outputs, dict) or "preds" not in outputs or "target" not in outputs:
@@ -57,14 +59,18 @@ class ConfusionMatrixCallback(FigureCallback):
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
         self._update(pl_module, outputs)
 
+    def _compute_and_log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._computed = self.matrix.compute()  # on every rank: under DDP this syncs them
+        self.log_figures(trainer, pl_module)  # rank zero only
+
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.matrix is not None and self._due(trainer):
-            self.log_figures(trainer, pl_module)
+            self._compute_and_log(trainer, pl_module)
         self._reset()
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.matrix is not None and trainer.is_global_zero:
-            self.log_figures(trainer, pl_module)
+        if self.matrix is not None:
+            self._compute_and_log(trainer, pl_module)
         self._reset()
 
     def _reset(self) -> None:
