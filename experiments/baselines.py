@@ -53,8 +53,11 @@ def split_arrays(dm: ImageDataModule, split: str) -> tuple[np.ndarray, np.ndarra
     return images.flatten(1).float().div(255).numpy(), labels.numpy()
 
 
-def run_baselines(dataset: str, models: list[str], root: str | None, seed: int = 0) -> list[dict]:
-    dm = DATASETS[dataset](root=root, seed=0)  # seed 0: the split every experiment uses
+def run_baselines(
+    dataset: str, models: list[str], root: str | None, val_size: int = 5000, seed: int = 0
+) -> list[dict]:
+    # the DataModule's defaults (val_size 5000, split seed 0) are those of every experiment
+    dm = DATASETS[dataset](root=root, val_size=val_size, seed=0)
     x_train, y_train = split_arrays(dm, "train")
     x_test, y_test = split_arrays(dm, "test")
     rows = []
@@ -127,11 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", choices=[*DATASETS, "all"], default="all")
     parser.add_argument("--models", nargs="+", choices=list(_models(0)), default=list(_models(0)))
     parser.add_argument("--root", default=None, help="data root (default $DATA_DIR, else ./data)")
+    parser.add_argument("--val-size", type=int, default=5000, help="as in the experiments")
     parser.add_argument("--logs", default="logs", help="where the deep runs' TensorBoard logs are")
     parser.add_argument("--out", default="results", help="folder for baselines.json / baselines.md")
     args = parser.parse_args(argv)
     datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
-    rows = [r for d in datasets for r in run_baselines(d, args.models, args.root)]
+    rows = [r for d in datasets for r in run_baselines(d, args.models, args.root, args.val_size)]
     deep = deep_results(Path(args.logs))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
