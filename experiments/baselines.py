@@ -133,11 +133,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-size", type=int, default=5000, help="as in the experiments")
     parser.add_argument("--logs", default="logs", help="where the deep runs' TensorBoard logs are")
     parser.add_argument("--out", default="results", help="folder for baselines.json / baselines.md")
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="no training: rebuild the table from <out>/baselines.json and the current logs",
+    )
     args = parser.parse_args(argv)
-    datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
-    rows = [r for d in datasets for r in run_baselines(d, args.models, args.root, args.val_size)]
-    deep = deep_results(Path(args.logs))
     out = Path(args.out)
+    if args.table_only:
+        rows = json.loads((out / "baselines.json").read_text())["baselines"]
+    else:
+        datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
+        rows = [
+            row for d in datasets for row in run_baselines(d, args.models, args.root, args.val_size)
+        ]
+    deep = deep_results(Path(args.logs))
     out.mkdir(parents=True, exist_ok=True)
     (out / "baselines.json").write_text(json.dumps({"baselines": rows, "deep": deep}, indent=2))
     table = comparison_markdown(rows, deep)
