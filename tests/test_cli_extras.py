@@ -58,6 +58,9 @@ def test_baseline_trains_scikit_learn_on_the_same_split_and_writes_tables(tiny_r
     assert rows["logreg"]["train_size"] == 260 and rows["logreg"]["test_size"] == 50
     assert all(r["test_acc"] > 0.5 for r in rows.values())  # brightness encodes the class
     assert "| mnist | logreg | scikit-learn |" in (out / "baselines.md").read_text()
+    (out / "baselines.md").unlink()
+    baselines.main(["--table-only", "--out", str(out)])  # no training, same rows
+    assert "| mnist | random_forest | scikit-learn |" in (out / "baselines.md").read_text()
 
 
 def test_comparison_table_gives_points_over_the_best_baseline():
