@@ -101,7 +101,7 @@ class ImageClassifier(L.LightningModule):
             images, _ = dm.probe_batch(min(5000, len(dm.train_idx)), split="train")
             init(images.to(self.device))
         if self.logger is not None:  # hparams tab: link the hyper-parameters to the best score
-            self.logger.log_hyperparams(self.hparams, {"val/acc_best": 0.0})
+            self.logger.log_hyperparams(self.hparams, {"val/acc_best": 0.0, "test/acc": 0.0})
 
     def on_train_start(self) -> None:
         # a one-cycle or cosine schedule is planned for the whole run: resuming with more
