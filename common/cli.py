@@ -140,8 +140,13 @@ EXTRA_COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> LitlabCLI | None:
-    """Entry point of the ``litlab`` console script; returns the CLI for fit & co."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``litlab`` console script (whose return value is the exit code)."""
+    run(argv)
+
+
+def run(argv: list[str] | None = None) -> LitlabCLI | None:
+    """Run a litlab command; returns the CLI (model, datamodule, trainer) for fit & co."""
     args = argv  # None: LightningCLI reads sys.argv itself (and says so in --help)
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in EXTRA_COMMANDS:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from common import env
-from common.cli import main
+from common.cli import run as litlab
 from experiments import baselines
 
 
 def test_env_reports_the_trainers_choice_on_this_machine(capsys):
-    main(["env"])
+    litlab(["env"])
     out = capsys.readouterr().out
     assert f"torch       {torch.__version__}" in out
     expected = env.default_precision()
@@ -43,8 +46,8 @@ def test_cli_sets_precision_only_when_the_config_leaves_it_unset(tiny_root, in_t
     from conftest import REPO
 
     base[2] = str(REPO / base[2])
-    assert main(base).trainer.precision == "32-true"
-    assert main([*base, "--trainer.precision=bf16-mixed"]).trainer.precision == "bf16-mixed"
+    assert litlab(base).trainer.precision == "32-true"
+    assert litlab([*base, "--trainer.precision=bf16-mixed"]).trainer.precision == "bf16-mixed"
 
 
 def test_baseline_trains_scikit_learn_on_the_same_split_and_writes_tables(tiny_root, in_tmp):
@@ -71,3 +74,22 @@ def test_comparison_table_gives_points_over_the_best_baseline():
     deep = [{"dataset": "mnist", "model": "mnist_cnn", "test_acc": 0.994}]
     table = baselines.comparison_markdown(base, deep)
     assert "| mnist | mnist_cnn | deep (litlab) | 99.40 % | +2.40 points |" in table
+
+
+def test_console_script_exits_zero_after_a_successful_fit(tiny_root, in_tmp):
+    from conftest import REPO
+
+    script = Path(sys.executable).parent / "litlab"
+    if not script.exists():
+        pytest.skip("litlab console script not installed (pip install -e .)")
+    cmd = [
+        str(script),
+        "fit",
+        "--config",
+        str(REPO / "experiments/vision/mnist_mlp.yaml"),
+        f"--data.init_args.root={tiny_root}",
+        "--data.init_args.val_size=40",
+        "--trainer.fast_dev_run=true",
+    ]
+    done = subprocess.run(cmd, cwd=in_tmp, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from common.cli import main
+from common.cli import run as litlab
 
 CONFIGS = sorted((REPO / "experiments").glob("*/*.yaml"))
 RUNNABLE = [c for c in CONFIGS if c.parent.name != "overlays"]
@@ -53,7 +53,7 @@ def test_config_runs_with_fast_dev_run(config: Path, tiny_root: Path, in_tmp: Pa
     ]
     if "cifar100" in cfg["data"]["class_path"].lower():
         args[-2] = "--data.init_args.val_size=100"
-    main(args)  # raises on any wiring error: wrong class path, shape mismatch, bad callback
+    litlab(args)  # raises on any wiring error: wrong class path, shape mismatch, bad callback
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_config_runs_with_fast_dev_run(config: Path, tiny_root: Path, in_tmp: Pa
 )
 def test_overlays_compose_with_an_experiment(overlay: Path, tiny_root: Path, in_tmp: Path):
     base = REPO / "experiments" / "vision" / "mnist_mlp.yaml"
-    main(
+    litlab(
         [
             "fit",
             "--config",

@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO, SHARED_DATA
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from common.cli import main
+from common.cli import run as litlab
 from vision.data import MNISTDataModule
 from vision.module import ImageClassifier
 
@@ -21,7 +21,7 @@ CNN = REPO / "experiments" / "vision" / "mnist_cnn.yaml"
 
 
 def _fit(root: Path, *extra: str) -> None:
-    main(
+    litlab(
         [
             "fit",
             "--config",
@@ -77,7 +77,7 @@ def test_model_learns_the_tiny_data(tiny_root, in_tmp):
 
 
 def test_checkpoint_reloads_to_identical_predictions(tiny_root, in_tmp):
-    cli = main(
+    cli = litlab(
         [
             "fit",
             "--config",
@@ -157,19 +157,20 @@ def test_two_process_ddp_fit_on_cpu(tiny_root, in_tmp):
     reason="offline CIFAR-10 copy not present",
 )
 def test_smoke_on_real_offline_cifar10(in_tmp):
-    main(
+    litlab(
         [
             "fit",
             "--config",
             str(REPO / "experiments" / "vision" / "cifar10_quick.yaml"),
             f"--data.init_args.root={SHARED_DATA}",
             "--trainer.max_epochs=1",
-            "--trainer.limit_train_batches=6",
+            "--trainer.limit_train_batches=20",
             "--trainer.limit_val_batches=2",
+            "--trainer.limit_test_batches=2",
             "--trainer.enable_progress_bar=false",
         ]
     )
     run = in_tmp / "logs" / "vision" / "cifar10_quick" / "version_0"
     acc = _events(run)
-    assert acc.Scalars("val/acc")[-1].value > 0.15  # six steps already beat chance (0.10)
+    assert acc.Scalars("val/acc")[-1].value > 0.2  # 20 steps: twice chance (0.10) at least
     assert "val/confusion_matrix" in acc.Tags()["images"]
