@@ -39,7 +39,7 @@ def test_cli_sets_precision_only_when_the_config_leaves_it_unset(tiny_root, in_t
         "fit",
         "--config",
         "experiments/vision/mnist_mlp.yaml",
-        f"--data.init_args.root={tiny_root}",
+        f"--data.root={tiny_root}",
         "--data.init_args.val_size=40",
         "--trainer.fast_dev_run=true",
     ]
@@ -87,7 +87,7 @@ def test_console_script_exits_zero_after_a_successful_fit(tiny_root, in_tmp):
         "fit",
         "--config",
         str(REPO / "experiments/vision/mnist_mlp.yaml"),
-        f"--data.init_args.root={tiny_root}",
+        f"--data.root={tiny_root}",
         "--data.init_args.val_size=40",
         "--trainer.fast_dev_run=true",
     ]

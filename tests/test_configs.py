@@ -47,7 +47,7 @@ def test_config_runs_with_fast_dev_run(config: Path, tiny_root: Path, in_tmp: Pa
         "--config",
         str(config),
         "--trainer.fast_dev_run=true",
-        f"--data.init_args.root={tiny_root}",
+        f"--data.root={tiny_root}",
         "--data.init_args.val_size=40",
         "--data.init_args.batch_size=8",
     ]
@@ -68,7 +68,7 @@ def test_overlays_compose_with_an_experiment(overlay: Path, tiny_root: Path, in_
             str(base),
             "--config",
             str(overlay),
-            f"--data.init_args.root={tiny_root}",
+            f"--data.root={tiny_root}",
             "--data.init_args.val_size=40",
             "--data.init_args.batch_size=8",
             "--trainer.max_epochs=1",
