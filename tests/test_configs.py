@@ -53,7 +53,8 @@ def test_config_runs_with_fast_dev_run(config: Path, tiny_root: Path, in_tmp: Pa
     ]
     if "cifar100" in cfg["data"]["class_path"].lower():
         args[-2] = "--data.init_args.val_size=100"
-    litlab(args)  # raises on any wiring error: wrong class path, shape mismatch, bad callback
+    cli = litlab(args)  # raises on any wiring error: wrong class path, shape mismatch, callback
+    assert cli.trainer.state.finished and cli.trainer.global_step == 1  # one real training step
 
 
 @pytest.mark.parametrize(
