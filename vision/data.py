@@ -91,7 +91,9 @@ class ImageDataModule(L.LightningDataModule):
     # --- loading ----------------------------------------------------------------------------
 
     def prepare_data(self) -> None:
-        read_image_source(self.locate(), self.hparams.image_size)  # decode once, into the cache
+        # decode once into the cache (rank 0 under DDP); this process keeps the tensors, so
+        # its own setup() does not read them back from disk
+        self.setup()
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is not None:
