@@ -132,11 +132,18 @@ def _run_extra(command: str, argv: list[str]) -> None:
         from experiments.baselines import main as baseline_main
 
         baseline_main(argv)
+    elif command == "explain":
+        from common.explain import main as explain_main
+
+        status = explain_main(argv)
+        if status:
+            raise SystemExit(status)
 
 
 EXTRA_COMMANDS = {
     "env": "print torch/CUDA/MPS/bf16 capabilities and what the Trainer will pick",
     "baseline": "train scikit-learn baselines on MNIST/CIFAR-10 and write a comparison table",
+    "explain": "Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
 }
 
 

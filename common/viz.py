@@ -6,6 +6,7 @@ Lightning, so the same picture can go to TensorBoard, a PNG file or a web page.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 
@@ -101,6 +102,132 @@ def feature_map_figure(
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def overlay_heatmap(image: Tensor, heat: Tensor, alpha: float = 0.5, cmap: str = "jet") -> Tensor:
+    """Blend a [0, 1] heat map (H, W) over an image (C, H, W) in [0, 1]: (H, W, 3) in [0, 1]."""
+    rgb = _to_hwc(image)
+    rgb = rgb[..., None].expand(*rgb.shape, 3) if rgb.ndim == 2 else rgb
+    colour = torch.from_numpy(matplotlib.colormaps[cmap](heat.detach().float().cpu().numpy()))
+    return (1 - alpha) * rgb + alpha * colour[..., :3].float()
+
+
+def gradcam_figure(
+    images: Tensor,
+    cams: Sequence[Tensor],
+    titles: Sequence[Sequence[str]],
+    row_names: Sequence[str] = ("predicted", "true"),
+) -> Figure:
+    """Each image (N, C, H, W in [0, 1]) followed by its Grad-CAM overlays.
+
+    ``cams[r]``: (N, H, W) maps in [0, 1]; ``titles[r][i]`` names the class explained in that
+    panel ("cat 0.93"), ``row_names[r]`` the kind of target ("predicted", "true", "2nd").
+    Several images are columns with one row per map; a single image is laid out as one row.
+    """
+    n, k = len(images), 1 + len(cams)
+    rows, cols = (k, n) if n > 1 else (1, k)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.9 * rows), squeeze=False)
+
+    def at(r: int, i: int):  # panel r (0 = the image) of image i
+        return axes[r, i] if n > 1 else axes[0, r]
+
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(n):
+        at(0, i).imshow(_to_hwc(images[i]), cmap="gray", vmin=0, vmax=1)
+        for r, cam in enumerate(cams):
+            at(r + 1, i).imshow(overlay_heatmap(images[i], cam[i]))
+            name = f"{row_names[r]}: " if n == 1 and r < len(row_names) else ""
+            at(r + 1, i).set_title(name + titles[r][i], fontsize=7)
+    if n > 1:
+        for r, name in enumerate(row_names[: len(cams)]):
+            ax = axes[r + 1, 0]
+            ax.text(-0.08, 0.5, name, transform=ax.transAxes, rotation=90, va="center",
+                    ha="right", fontsize=8)
+    fig.suptitle("Grad-CAM: where the evidence for each class is", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def attention_figure(
+    weights: Tensor,
+    keys: Sequence[str],
+    queries: Sequence[str] | None = None,
+    title: str = "",
+    max_heads: int = 8,
+) -> Figure:
+    """One heat map per head: ``weights`` (heads, Tq, Tk); rows attend to columns.
+
+    Query rows are labelled with ``queries`` (default: the keys, as in self-attention).
+    Weights are shown as they are, so a causal model shows an empty upper triangle.
+    """
+    w = weights.detach().float().cpu()[:max_heads]
+    heads, tq, tk = w.shape
+    queries = list(keys) if queries is None else list(queries)
+    ncols = min(heads, 4)
+    nrows = math.ceil(heads / ncols)
+    cell = max(2.2, min(0.22 * max(tq, tk), 6.0))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(cell * ncols + 1.0, cell * nrows * max(tq / tk, 0.25) + 0.8),
+        squeeze=False,
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for h in range(heads):
+        ax = axes.flat[h]
+        ax.axis("on")
+        ax.imshow(w[h], cmap="viridis", vmin=0, vmax=max(w[h].max().item(), 1e-6), aspect="auto")
+        size = 7 if max(tq, tk) <= 24 else 5
+        if tk <= 64:
+            ax.set_xticks(range(tk), [_show(t) for t in keys], rotation=90, fontsize=size)
+        if tq <= 64:
+            ax.set_yticks(range(tq), [_show(t) for t in queries], fontsize=size)
+        ax.set_title(f"head {h}", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _show(token: str) -> str:
+    """Whitespace made visible on an axis."""
+    return token.replace("\n", "\u21b5").replace(" ", "\u00b7") or "\u2205"
+
+
+def token_attribution_figure(
+    tokens: Sequence[str], scores: Tensor, title: str = "", per_line: int = 12
+) -> Figure:
+    """Tokens as coloured boxes: green pushed towards the explained class, red against."""
+    s = scores.detach().float().cpu()
+    scale = s.abs().max().clamp_min(1e-12)
+    cmap = matplotlib.colormaps["RdYlGn"]
+    lines = math.ceil(max(len(tokens), 1) / per_line)
+    fig, ax = plt.subplots(figsize=(10, 0.45 * lines + 0.7))
+    ax.axis("off")
+    ax.set_xlim(0, per_line)
+    ax.set_ylim(lines, 0)
+    for i, (tok, v) in enumerate(zip(tokens, s.tolist())):
+        row, col = divmod(i, per_line)
+        ax.text(col + 0.5, row + 0.5, _show(tok)[:14], ha="center", va="center", fontsize=8,
+                bbox={"boxstyle": "round,pad=0.25", "fc": cmap(0.5 + 0.5 * v / scale.item()),
+                      "ec": "none"})
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def token_attribution_html(tokens: Sequence[str], scores: Tensor) -> str:
+    """The same colouring as HTML spans (for TensorBoard's text tab and the web app)."""
+    s = scores.detach().float().cpu()
+    scale = s.abs().max().clamp_min(1e-12).item()
+    spans = []
+    for tok, v in zip(tokens, s.tolist()):
+        a = min(abs(v) / scale, 1.0)
+        rgb = "22,163,74" if v >= 0 else "220,38,38"
+        spans.append(
+            f'<span title="{v:+.4f}" style="background: rgba({rgb},{a:.2f}); padding: 0 2px">'
+            f"{html.escape(tok)}</span>"
+        )
+    return "".join(spans)
 
 
 def figure_to_tensor(fig: Figure) -> Tensor:

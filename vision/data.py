@@ -79,6 +79,7 @@ class ImageDataModule(L.LightningDataModule):
         self.save_hyperparameters()
         self.root = resolve_data_root(root)
         self.splits: ImageSplits | None = None
+        self.restored: dict | None = None  # from a checkpoint: see state_dict()
         if normalization == "imagenet":
             self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD
 
@@ -107,8 +108,50 @@ class ImageDataModule(L.LightningDataModule):
 
     @property
     def classes(self) -> list[str]:
+        if self.splits is None and self.restored is not None:
+            return list(self.restored["classes"])
         self.setup()
         return self.splits.classes
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the images the model sees."""
+        if self.splits is None and self.restored is not None:
+            return tuple(self.restored["image_shape"])
+        self.setup()
+        c, h, w = self.splits.train_images.shape[1:]
+        size = self.hparams.image_size
+        return (c, size, size) if size else (c, h, w)
+
+    # --- what a checkpoint keeps, so new images can be prepared without the data --------------
+
+    def state_dict(self) -> dict:
+        return {
+            "classes": self.classes,
+            "image_shape": list(self.image_shape),
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.restored = dict(state)
+        self.mean, self.std = tuple(state["mean"]), tuple(state["std"])
+
+    def encode_images(self, images: list[Tensor]) -> Tensor:
+        """uint8 images (C, H, W) of any size and channel count -> a normalised batch.
+
+        Channels are matched (grey <-> RGB), the shorter side resized to the training size
+        and the centre cropped, as for a test image.
+        """
+        c, h, w = self.image_shape
+        prepare = v2.Compose([v2.Resize(min(h, w), antialias=True), v2.CenterCrop((h, w))])
+        out = []
+        for img in images:
+            img = img[:3]  # drop an alpha channel
+            if img.shape[0] != c:
+                img = v2.functional.rgb_to_grayscale(img) if c == 1 else img.expand(3, -1, -1)
+            out.append(prepare(img))
+        return augment.normalize(torch.stack(out), self.mean, self.std)
 
     @property
     def num_classes(self) -> int:

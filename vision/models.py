@@ -117,6 +117,10 @@ class TeachingCNN(nn.Module):
         x = self.dropout(x)
         return self.classifier(x)  # (B, num_classes) logits
 
+    def gradcam_layer(self) -> nn.Module:
+        """The last conv block (after its pool): 7x7 maps on MNIST, 4x4 on CIFAR."""
+        return self.blocks[-1]
+
 
 class BasicBlock(nn.Module):
     """The residual block of ResNet-18/20: ``relu(x + bn(conv(relu(bn(conv(x))))))``.
@@ -209,6 +213,10 @@ class CifarResNet(nn.Module):
         x = self.stages(x)  # (B, w_last, 32 / 2**(stages-1), ...), e.g. (B, 64, 8, 8)
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)  # (B, w_last)
         return self.fc(x)  # (B, num_classes)
+
+    def gradcam_layer(self) -> nn.Module:
+        """The last stage: 8x8 maps for ResNet-20 on CIFAR, 4x4 for ResNet-18."""
+        return self.stages[-1]
 
 
 def resnet20(num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
@@ -333,3 +341,7 @@ class AirbenchNet(nn.Module):
         # global max-pool: "is this feature anywhere in the image?"
         x = F.adaptive_max_pool2d(x, 1).flatten(1)  # (B, 256)
         return self.head(x) * self.scaling  # (B, num_classes)
+
+    def gradcam_layer(self) -> nn.Module:
+        """The last group's first conv, before its pool: 7x7 maps on CIFAR rather than 3x3."""
+        return self.groups[-1].conv1

@@ -2,7 +2,8 @@
 
 The network is a plain ``nn.Module`` passed in (by class path in the experiment YAML); this
 class adds what training needs: the loss, torchmetrics objects per stage, optimizers and
-schedules, and the small protocol the picture callbacks use (``feature_map_layers``).
+schedules, and the small protocol the picture callbacks use (``feature_map_layers``,
+``gradcam_layer``).
 
 Logged keys: ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``val/acc_best``,
 ``val/acc5`` (more than 5 classes), ``val/acc_class/<name>``, and the same under ``test/``.
@@ -71,11 +72,16 @@ class ImageClassifier(L.LightningModule):
         self.val_acc_best = MaxMetric()
 
     def forward(self, x: Tensor) -> Tensor:
+        """Images (B, C, H, W) -> logits (B, num_classes): one pass of the network."""
         if self.hparams.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        logits = self.net(x)
+        return self.net(x)
+
+    def predict_logits(self, x: Tensor) -> Tensor:
+        """Logits for evaluation: averaged with the mirrored image when ``tta_flip`` is set."""
+        logits = self(x)
         if self.hparams.tta_flip and not self.training:
-            logits = (logits + self.net(x.flip(-1))) / 2
+            logits = (logits + self(x.flip(-1))) / 2
         return logits
 
     def configure_model(self) -> None:
@@ -120,7 +126,7 @@ class ImageClassifier(L.LightningModule):
 
     def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, Tensor]:
         x, y = batch
-        logits = self(x)
+        logits = self.predict_logits(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
         train = stage == "train"
         self.log(f"{stage}/loss", loss, on_step=train, on_epoch=True, prog_bar=stage != "test")
@@ -142,7 +148,7 @@ class ImageClassifier(L.LightningModule):
         return self._shared_step(batch, "test")
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self(batch[0]).softmax(dim=-1)
+        return self.predict_logits(batch[0]).softmax(dim=-1)
 
     def _log_per_class(self, stage: str) -> None:
         per_class = getattr(self, f"{stage}_per_class")
@@ -213,3 +219,15 @@ class ImageClassifier(L.LightningModule):
         """The first ``n`` convolution layers of the network, by name."""
         convs = [(name, m) for name, m in self.net.named_modules() if isinstance(m, nn.Conv2d)]
         return dict(convs[:n])
+
+    def gradcam_layer(self) -> nn.Module:
+        """The network's own choice (its ``gradcam_layer()``), else its last convolution."""
+        if hasattr(self.net, "gradcam_layer"):
+            return self.net.gradcam_layer()
+        convs = [m for m in self.net.modules() if isinstance(m, nn.Conv2d)]
+        if not convs:
+            raise TypeError(
+                f"{type(self.net).__name__} has no convolution layer, so Grad-CAM has no spatial "
+                "map to show: drop GradCamCallback from this experiment"
+            )
+        return convs[-1]

@@ -202,6 +202,15 @@ class TransferNet(nn.Module):
         head = nn.Sequential(b._conv_head, b._bn1)
         return [stem, *(nn.Sequential(*s) for s in stages), head]
 
+    def gradcam_layer(self) -> nn.Module:
+        """The backbone's last convolutional stage (7x7 maps for 224-pixel inputs)."""
+        b = self.backbone
+        if hasattr(b, "layer4"):
+            return b.layer4
+        if hasattr(b, "features"):
+            return b.features[-1]
+        return b._conv_head  # efficientnet_lite0: the 1x1 head conv before pooling
+
     def forward(self, x: Tensor) -> Tensor:
         features = self.backbone(x)  # (B, 3, H, W) -> (B, num_features), globally pooled
         return self.head(features)  # (B, num_classes)

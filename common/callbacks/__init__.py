@@ -1,7 +1,20 @@
-"""Picture callbacks for TensorBoard; each lives in its own small file."""
+"""Picture callbacks for TensorBoard; each lives in its own small file.
 
+They share one shape (``base.FigureCallback``) and one protocol (``protocol.py``).
+"""
+
+from common.callbacks.attention_maps import AttentionMapCallback
 from common.callbacks.confusion_matrix import ConfusionMatrixCallback
 from common.callbacks.feature_maps import FeatureMapCallback
+from common.callbacks.gradcam import GradCamCallback
 from common.callbacks.prediction_grid import PredictionGridCallback
+from common.callbacks.token_attributions import TokenAttributionCallback
 
-__all__ = ["ConfusionMatrixCallback", "FeatureMapCallback", "PredictionGridCallback"]
+__all__ = [
+    "AttentionMapCallback",
+    "ConfusionMatrixCallback",
+    "FeatureMapCallback",
+    "GradCamCallback",
+    "PredictionGridCallback",
+    "TokenAttributionCallback",
+]

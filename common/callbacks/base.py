@@ -4,12 +4,15 @@ Every ``every_n_epochs`` validation epochs (never during the sanity check), on g
 zero only, it draws figures and writes them to the TensorBoard logger under the global step.
 Anything that needs all processes under DDP (a metric's ``compute()`` syncs them) must happen
 before ``log_figures``, on every rank.
-Subclasses implement :meth:`figures`. Drawing runs in eval mode under ``torch.no_grad``;
-the module's train/eval state is restored afterwards.
+Subclasses implement :meth:`figures`. Drawing runs in eval mode under ``torch.no_grad``
+(explanations that need gradients switch them back on, see ``common/attribution.py``); every
+submodule's train/eval flag is restored afterwards. ``seconds`` keeps how long each drawing
+took, which ``benchmarks/callback_overhead.py`` compares with the epoch time.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import lightning as L
@@ -18,6 +21,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
 from matplotlib.figure import Figure
 
+from common.attribution import evaluating
 from common.viz import figure_to_tensor
 
 
@@ -26,11 +30,12 @@ class FigureCallback(L.Callback):
 
     def __init__(self, every_n_epochs: int = 1) -> None:
         self.every_n_epochs = every_n_epochs
+        self.seconds: list[float] = []
 
     def figures(
         self, trainer: L.Trainer, pl_module: L.LightningModule
-    ) -> Iterator[tuple[str, Figure]]:
-        """Yield (tag, figure) pairs."""
+    ) -> Iterator[tuple[str, Figure | str]]:
+        """Yield (tag, figure) pairs; a string instead of a figure goes to the text tab."""
         raise NotImplementedError
 
     def _due(self, trainer: L.Trainer) -> bool:
@@ -47,15 +52,14 @@ class FigureCallback(L.Callback):
         if tb is None:
             rank_zero_warn(f"{type(self).__name__}: no TensorBoardLogger, nothing drawn")
             return
-        was_training = pl_module.training
-        pl_module.eval()
-        try:
-            with torch.no_grad():
-                for tag, fig in self.figures(trainer, pl_module):
-                    # as an image tensor: TensorBoard's image tab shows it like any picture
+        start = time.perf_counter()
+        with evaluating(pl_module), torch.no_grad():
+            for tag, fig in self.figures(trainer, pl_module):
+                if isinstance(fig, str):
+                    tb.experiment.add_text(tag, fig, trainer.global_step)
+                else:  # as an image tensor: the image tab shows it like any picture
                     tb.experiment.add_image(tag, figure_to_tensor(fig), trainer.global_step)
-        finally:
-            pl_module.train(was_training)
+        self.seconds.append(time.perf_counter() - start)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._due(trainer):

@@ -4,15 +4,36 @@ Callbacks never reach into hidden attributes: they ask for what they need throug
 documented methods, and fail early with a message naming the missing one. A new domain
 that wants the pictures implements the methods; nothing in ``common/`` changes.
 
-DataModule side (``ProbeData``): a fixed batch of evaluation images and a way to show them.
-Module side (``FeatureMapSource``): which layers to show as feature maps.
+Inputs: a batch is ``(inputs, labels)``. Image inputs are one tensor (B, C, H, W) and the
+module is called as ``module(images)``; text inputs are a ``TokenBatch`` (ids, lengths) and
+the module is called as ``module(ids, lengths)``, i.e. ``module(*inputs)``.
+
+=======================  ====================================  ===============================
+who                      implements                            used by
+=======================  ====================================  ===============================
+DataModule               ``ProbeData``: ``classes``,           prediction grid, feature maps,
+                         ``probe_batch``, ``denormalize``      Grad-CAM
+DataModule               ``ImageInputs``: + ``encode_images``  ``litlab explain`` on images
+DataModule               ``TextData``: ``classes``, ``pad_id``, token attributions, attention
+                         ``probe_batch``, ``token_strings``,   maps, ``litlab explain`` on
+                         ``encode_texts``                      text
+LightningModule          ``FeatureMapSource``                  feature maps
+LightningModule          ``GradCamSource``                     Grad-CAM
+LightningModule          ``AttentionSource``                   attention maps
+LightningModule          ``TokenAttributionSource``            token attributions
+=======================  ====================================  ===============================
+
 Step outputs: ``validation_step`` / ``test_step`` return a dict with ``preds`` (B,) and
 ``target`` (B,) class indices (used by the confusion matrix).
+
+Whatever a DataModule needs to encode new inputs after training (class names, normalisation,
+a tokenizer's vocabulary) belongs in its ``state_dict()``: Lightning stores it in every
+checkpoint, and ``litlab explain`` / serve/ rebuild the DataModule from it without the data.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
@@ -33,6 +54,42 @@ class ProbeData(Protocol):
 
 
 @runtime_checkable
+class ImageInputs(ProbeData, Protocol):
+    """Image data that can also prepare new images the way the model was trained on them."""
+
+    def encode_images(self, images: list[Tensor]) -> Tensor:
+        """uint8 images (C, H, W) of any size -> one normalised batch (N, C, H, W)."""
+        ...
+
+
+class TokenBatch(NamedTuple):
+    """Padded token ids (B, T) and the true lengths (B,) of a text batch."""
+
+    ids: Tensor
+    lengths: Tensor
+
+
+@runtime_checkable
+class TextData(Protocol):
+    """A text DataModule: fixed probe texts, token strings to show, and an encoder."""
+
+    classes: list[str]
+    pad_id: int
+
+    def probe_batch(self, n: int, split: str = "val") -> tuple[TokenBatch, Tensor]:
+        """``n`` fixed evaluation texts as a TokenBatch, and their labels (n,)."""
+        ...
+
+    def token_strings(self, ids: Tensor) -> list[str]:
+        """One displayable string per id (n,), e.g. " good" for a word after a space."""
+        ...
+
+    def encode_texts(self, texts: list[str]) -> TokenBatch:
+        """Raw strings -> the TokenBatch the model takes."""
+        ...
+
+
+@runtime_checkable
 class FeatureMapSource(Protocol):
     """A LightningModule that names the layers whose outputs are worth looking at."""
 
@@ -49,3 +106,37 @@ def require(obj: object, protocol: type, who: str) -> None:
             f"{who} needs a {protocol.__name__} ({type(obj).__name__} lacks {missing or 'it'}); "
             f"see common/callbacks/protocol.py"
         )
+
+
+@runtime_checkable
+class GradCamSource(Protocol):
+    """An image classifier that names its Grad-CAM layer.
+
+    ``forward(images)`` must run that layer exactly once: a last convolutional stage, whose
+    maps still have a spatial layout and already carry class evidence.
+    """
+
+    def gradcam_layer(self) -> nn.Module: ...
+
+
+@runtime_checkable
+class AttentionSource(Protocol):
+    """A model that can return its attention weights for a batch of inputs."""
+
+    def attention_maps(self, inputs: Tensor | TokenBatch) -> dict[str, Tensor]:
+        """Layer name -> weights (B, heads, T_query, T_key); each row sums to 1 over keys.
+
+        Self-attention has T_query = T_key = the input tokens; attention pooling has one
+        query (T_query = 1). Padded positions may be zero.
+        """
+        ...
+
+
+@runtime_checkable
+class TokenAttributionSource(Protocol):
+    """A text classifier, ``forward(ids, lengths) -> logits``, with an embedding layer.
+
+    Integrated gradients are taken at the output of ``embedding_layer()``.
+    """
+
+    def embedding_layer(self) -> nn.Module: ...

@@ -1,0 +1,80 @@
+"""Load a trained LightningModule and its DataModule from a checkpoint, safely.
+
+A Lightning checkpoint written through ``litlab fit`` records the class paths of the model
+and the DataModule with their init arguments, and the DataModule's ``state_dict()`` (class
+names, normalisation, tokenizer). Rebuilding them imports the named classes, so only classes
+from litlab's own packages are accepted, plus any package prefix listed in
+``$LITLAB_TRUSTED_MODULES`` (comma-separated) for your own code. Tensors are read with
+``weights_only=True``: nothing in the file is unpickled as code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+
+TRUSTED_PACKAGES = ("common", "vision", "sequence", "transformer")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing, not litlab's, or naming untrusted code."""
+
+
+def trusted_prefixes() -> tuple[str, ...]:
+    extra = os.environ.get("LITLAB_TRUSTED_MODULES", "")
+    return TRUSTED_PACKAGES + tuple(p.strip() for p in extra.split(",") if p.strip())
+
+
+def _import_trusted(class_path: str, what: str) -> type:
+    module, _, name = class_path.rpartition(".")
+    if module.split(".")[0] not in trusted_prefixes():
+        raise CheckpointError(
+            f"the checkpoint's {what} is {class_path!r}, outside litlab's packages "
+            f"{TRUSTED_PACKAGES}; if you trust it, add its package to $LITLAB_TRUSTED_MODULES"
+        )
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise CheckpointError(f"the checkpoint's {what} {class_path!r} cannot be imported") from err
+
+
+def read_hparams(path: str | Path) -> dict:
+    """The checkpoint's tensors-free header: hyper-parameters of model and data."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # truncated file, not a torch file, ...
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({err})") from err
+    if "_class_path" not in ckpt.get("hyper_parameters", {}):
+        raise CheckpointError(
+            f"{path} does not record its model class: train it with `litlab fit` (or call "
+            "save_hyperparameters() in the LightningModule)"
+        )
+    return {
+        "model": ckpt["hyper_parameters"],
+        "data": ckpt.get("datamodule_hyper_parameters", {}),
+    }
+
+
+def load_trained(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[L.LightningModule, L.LightningDataModule | None]:
+    """(model in eval mode, DataModule restored from its state or None) from a checkpoint."""
+    hparams = read_hparams(path)
+    _import_trusted(hparams["model"]["_class_path"], "model")
+    with warnings.catch_warnings():  # rebuilt from its config, the net is not a stray module
+        warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
+        model = L.LightningModule.load_from_checkpoint(path, map_location=map_location)
+    model.eval()
+    data = None
+    if "_class_path" in hparams["data"]:
+        _import_trusted(hparams["data"]["_class_path"], "DataModule")
+        data = L.LightningDataModule.load_from_checkpoint(path)
+    return model, data
