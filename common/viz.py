@@ -207,8 +207,10 @@ def token_attribution_figure(
     ax.set_ylim(lines, 0)
     for i, (tok, v) in enumerate(zip(tokens, s.tolist())):
         row, col = divmod(i, per_line)
-        ax.text(col + 0.5, row + 0.5, _show(tok)[:14], ha="center", va="center", fontsize=8,
-                bbox={"boxstyle": "round,pad=0.25", "fc": cmap(0.5 + 0.5 * v / scale.item()),
+        strength = v / scale.item()
+        ax.text(col + 0.5, row + 0.5, (tok.strip() or _show(tok))[:14], ha="center",
+                va="center", fontsize=8, color="white" if abs(strength) > 0.6 else "black",
+                bbox={"boxstyle": "round,pad=0.25", "fc": cmap(0.5 + 0.5 * strength),
                       "ec": "none"})
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
