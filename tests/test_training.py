@@ -150,6 +150,9 @@ def test_two_process_ddp_fit_on_cpu(tiny_root, in_tmp):
     )
     # 260 training images, 16 per batch per process, 2 processes: 8 optimiser steps, not 16
     assert ckpt["global_step"] == 8
+    # the picture callbacks (Grad-CAM included) drew once, on rank zero, without a deadlock
+    images = _events(in_tmp / "logs/vision/mnist_cnn/version_0").Images("val/gradcam")
+    assert len(images) == 1
 
 
 @pytest.mark.skipif(

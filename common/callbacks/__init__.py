@@ -5,6 +5,7 @@ They share one shape (``base.FigureCallback``) and one protocol (``protocol.py``
 
 from common.callbacks.attention_maps import AttentionMapCallback
 from common.callbacks.confusion_matrix import ConfusionMatrixCallback
+from common.callbacks.epoch_timer import EpochTimer
 from common.callbacks.feature_maps import FeatureMapCallback
 from common.callbacks.gradcam import GradCamCallback
 from common.callbacks.prediction_grid import PredictionGridCallback
@@ -13,6 +14,7 @@ from common.callbacks.token_attributions import TokenAttributionCallback
 __all__ = [
     "AttentionMapCallback",
     "ConfusionMatrixCallback",
+    "EpochTimer",
     "FeatureMapCallback",
     "GradCamCallback",
     "PredictionGridCallback",
