@@ -133,11 +133,15 @@ def tar_folder(folder: Path, archive: Path, arcname: str | None = None) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data root holding tiny CIFAR-10, CIFAR-100 and MNIST in canonical formats."""
+    """One data root holding tiny CIFAR-10, CIFAR-100, MNIST and every text / time-series set
+    (tests/text_data.py) in the canonical formats of shared/data."""
+    from text_data import write_all_text
+
     root = tmp_path_factory.mktemp("data")
     write_cifar10_pickles(root)
     write_cifar100_pickles(root)
     write_mnist_idx(root)
+    write_all_text(root)
     return root
 
 

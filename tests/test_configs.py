@@ -39,6 +39,12 @@ def test_config_opens_with_a_teaching_header(config: Path):
     )
 
 
+# per domain: what makes a config fit the tiny data sets of conftest.tiny_root
+TINY_ARGS = {
+    "vision": ["--data.init_args.val_size=40", "--data.init_args.batch_size=8"],
+}
+
+
 @pytest.mark.parametrize("config", RUNNABLE, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_config_runs_with_fast_dev_run(config: Path, tiny_root: Path, in_tmp: Path):
     cfg = yaml.safe_load(config.read_text())
@@ -48,8 +54,7 @@ def test_config_runs_with_fast_dev_run(config: Path, tiny_root: Path, in_tmp: Pa
         str(config),
         "--trainer.fast_dev_run=true",
         f"--data.root={tiny_root}",
-        "--data.init_args.val_size=40",
-        "--data.init_args.batch_size=8",
+        *TINY_ARGS.get(config.parent.name, ["--data.init_args.batch_size=8"]),
     ]
     if "cifar100" in cfg["data"]["class_path"].lower():
         args[-2] = "--data.init_args.val_size=100"
