@@ -132,6 +132,12 @@ def _run_extra(command: str, argv: list[str]) -> None:
         from experiments.baselines import main as baseline_main
 
         baseline_main(argv)
+    elif command == "generate":
+        from common.generate import main as generate_main
+
+        status = generate_main(argv)
+        if status:
+            raise SystemExit(status)
     elif command == "explain":
         from common.explain import main as explain_main
 
@@ -143,6 +149,7 @@ def _run_extra(command: str, argv: list[str]) -> None:
 EXTRA_COMMANDS = {
     "env": "print torch/CUDA/MPS/bf16 capabilities and what the Trainer will pick",
     "baseline": "train scikit-learn baselines on MNIST/CIFAR-10 and write a comparison table",
+    "generate": "sample text from a trained language model checkpoint (RNN or GPT)",
     "explain": "Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
 }
 

@@ -1,0 +1,63 @@
+"""Choosing the next token from a language model's logits: greedy, temperature, top-k, top-p.
+
+Shared by every language model (the RNNs of ``sequence.lm`` and the GPT of ``transformer``),
+so ``litlab generate`` and the sample callback behave the same whatever the network.
+
+* ``temperature`` divides the logits: below 1 sharpens the distribution (safer, more
+  repetitive text), above 1 flattens it (more surprising, more mistakes). 0 means greedy:
+  always the most likely token, deterministic.
+* ``top_k`` keeps only the k most likely tokens (nanoGPT's default trick against the long
+  tail of unlikely tokens that, summed, are drawn surprisingly often).
+* ``top_p`` (nucleus sampling, Holtzman et al. 2019) keeps the smallest set of most likely
+  tokens whose probabilities add up to at least p: a cut-off that adapts to how sure the
+  model is.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
+    """Logits (B, V) with everything outside the top-k / top-p set at -inf."""
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        k = min(top_k, logits.shape[-1])
+        kth = logits.topk(k, dim=-1).values[:, -1:]  # (B, 1): the k-th largest logit
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None:
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)  # (B, V)
+        # drop a token when the tokens before it already reach p; the first always stays
+        drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_next(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Next-token logits (B, V) -> token ids (B,).
+
+    ``temperature=0`` is greedy (argmax, no randomness); otherwise the filtered, tempered
+    distribution is sampled with ``generator`` (on the logits' device) for reproducibility.
+    """
+    if logits.ndim != 2:
+        raise ValueError(f"expected logits of shape (B, V), got {tuple(logits.shape)}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    logits = logits.float()
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = filter_logits(logits / temperature, top_k, top_p)
+    probs = logits.softmax(dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)

@@ -1,0 +1,175 @@
+"""LanguageModel: train any next-token network with cross-entropy, and sample from it.
+
+The network is a plain ``nn.Module`` (by class path in the YAML) taking ids (B, T) and
+returning logits (B, T, V), or a tuple whose first element is the logits (the RNNs also
+return their state), and offering ``generate`` (and ``generate_iter``) for sampling, with
+the arguments of ``common.sampling.sample_next`` plus ``vocab_limit``: the network's
+``vocab_size`` may exceed the tokenizer's (65 characters of Tiny Shakespeare, fewer in a
+small test text), and ids the tokenizer cannot decode must never be sampled.
+
+Logged keys: ``train/loss``, ``val/loss``, ``val/loss_best``, ``val/ppl`` (perplexity,
+exp of the loss: "as unsure as a uniform choice among ppl tokens") and ``val/bpc`` (bits per
+character, loss / ln 2) for character tokenizers, ``val/bits_per_token`` otherwise.
+The learning rate warms up linearly, then follows a cosine down to ``min_lr_ratio * lr``
+(nanoGPT's schedule). Gradient clipping is the Trainer's ``gradient_clip_val``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MeanMetric, MinMetric
+
+from common.attribution import evaluating
+from sequence.tokenizers import CharTokenizer
+
+
+def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine decay."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class LanguageModel(L.LightningModule):
+    """Next-token prediction with cross-entropy, AdamW and a warm-up + cosine schedule.
+
+    Args:
+        net: ids (B, T) -> logits (B, T, V) (or a tuple starting with them).
+        lr: peak learning rate.
+        weight_decay: AdamW decay on matrices (embeddings included, as nanoGPT); none on
+            biases and norms.
+        betas: AdamW betas; 0.99 as second beta suits the small batches of a CPU run.
+        warmup_steps: linear warm-up length in optimizer steps.
+        min_lr_ratio: final learning rate as a fraction of ``lr``.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        lr: float = 2e-3,
+        weight_decay: float = 0.1,
+        betas: tuple[float, float] = (0.9, 0.99),
+        warmup_steps: int = 100,
+        min_lr_ratio: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = net
+        # the tokenizer's vocabulary size, set from the data at fit time and saved with the
+        # weights (0 = no limit known: sample from the whole output)
+        self.register_buffer("vocab_limit", torch.tensor(0))
+        self.val_loss = MeanMetric()
+        self.val_loss_best = MinMetric()
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """ids (B, T) -> logits (B, T, V)."""
+        out = self.net(ids)
+        return out[0] if isinstance(out, tuple) else out
+
+    def loss(self, ids: Tensor, targets: Tensor) -> Tensor:
+        logits = self(ids)  # (B, T, V)
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def on_fit_start(self) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        vocab = getattr(getattr(dm, "tokenizer", None), "vocab_size", None)
+        net_vocab = getattr(self.net, "vocab_size", None)
+        if vocab is not None and net_vocab is not None and vocab > net_vocab:
+            raise ValueError(
+                f"the tokenizer has {vocab} tokens but the network's vocab_size is {net_vocab}: "
+                f"set model.init_args.net.init_args.vocab_size to at least {vocab}"
+            )
+        if vocab is not None:
+            self.vocab_limit.fill_(vocab)
+        if self.logger is not None:
+            self.logger.log_hyperparams(self.hparams, {"val/loss_best": math.inf})
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = self.loss(*batch)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = self.loss(*batch)
+        self.val_loss.update(loss, weight=batch[1].numel())
+        return loss
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = self.loss(*batch)
+        self.log("test/loss", loss, on_epoch=True)
+        return loss
+
+    def _bits_name(self) -> str:
+        tok = getattr(getattr(self.trainer, "datamodule", None), "tokenizer", None)
+        return "val/bpc" if isinstance(tok, CharTokenizer) else "val/bits_per_token"
+
+    def on_validation_epoch_end(self) -> None:
+        loss = self.val_loss.compute()
+        self.val_loss.reset()
+        self.log("val/loss", loss, prog_bar=True)
+        self.log("val/ppl", loss.exp())
+        self.log(self._bits_name(), loss / math.log(2))
+        if not self.trainer.sanity_checking:
+            self.val_loss_best.update(loss)
+            self.log("val/loss_best", self.val_loss_best.compute(), prog_bar=True)
+
+    # --- optimisation ---------------------------------------------------------------------
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.parameters() if p.requires_grad]
+        hp = self.hparams
+        groups = [
+            {"params": [p for p in params if p.ndim >= 2], "weight_decay": hp.weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        ]
+        opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
+        total = self.trainer.estimated_stepping_batches
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: warmup_cosine(s, hp.warmup_steps, total, hp.min_lr_ratio)
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # --- protocol: LanguageModelSource (common/callbacks/protocol.py) ----------------------
+
+    def generate_iter(
+        self,
+        ids: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[Tensor]:
+        """Yield new tokens (B,) one by one after prompt ids (B, T), in eval mode."""
+        with evaluating(self):
+            yield from self.net.generate_iter(
+                ids, max_new_tokens, temperature, top_k, top_p, generator, self._limit()
+            )
+
+    def generate(
+        self,
+        ids: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Prompt ids (B, T) -> (B, T + max_new_tokens), in eval mode (dropout off)."""
+        with evaluating(self):
+            return self.net.generate(
+                ids, max_new_tokens, temperature, top_k, top_p, generator, self._limit()
+            )
+
+    def _limit(self) -> int | None:
+        return int(self.vocab_limit) or None
