@@ -1,12 +1,15 @@
-"""Phase-1 baselines: scikit-learn on the same MNIST and CIFAR-10 splits as the deep models.
+"""Baselines: scikit-learn on the same splits as the deep models.
 
-    litlab baseline                       # both data sets, all models, writes results/
+    litlab baseline                       # MNIST and CIFAR-10, all models, writes results/
     litlab baseline --dataset mnist --models logreg
+    litlab baseline --dataset imdb        # TF-IDF + logistic regression (also sst2, nsmc, text)
 
 Each model is trained on the deep models' training split (train minus the validation
 images, same seed) and scored on the test set. The comparison table puts the best deep run
 of each data set next to them, read from the TensorBoard logs of ``litlab test`` runs
-(``test/acc``), and gives the difference in points of accuracy.
+(``test/acc``), and gives the difference in points of accuracy. Rows of data sets that are
+not re-run are kept from the previous ``baselines.json``. The text baselines live in
+``experiments/text_baselines.py``.
 """
 
 from __future__ import annotations
@@ -23,16 +26,21 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from experiments.text_baselines import TEXT_DATASETS, run_text_baselines
 from vision.data import CIFAR10DataModule, ImageDataModule, MNISTDataModule
 
 DATASETS: dict[str, type[ImageDataModule]] = {
     "mnist": MNISTDataModule,
     "cifar10": CIFAR10DataModule,
 }
-DEEP_EXPERIMENTS = {
-    "mnist": ["mnist_mlp", "mnist_cnn"],
-    "cifar10": ["cifar10_quick", "cifar10_fast"],
+DEEP_EXPERIMENTS = {  # data set -> "<domain>/<experiment>" under logs/
+    "mnist": ["vision/mnist_mlp", "vision/mnist_cnn"],
+    "cifar10": ["vision/cifar10_quick", "vision/cifar10_fast"],
+    "imdb": ["sequence/imdb_bilstm_quick", "sequence/imdb_bilstm"],
+    "sst2": ["sequence/sst2_bilstm"],
+    "nsmc": ["sequence/nsmc_bilstm_quick", "sequence/nsmc_bilstm"],
 }
+ALL_DATASETS = [*DATASETS, *TEXT_DATASETS]
 
 
 def _models(seed: int) -> dict[str, Callable[[], object]]:
@@ -82,14 +90,14 @@ def run_baselines(
 
 
 def deep_results(log_root: Path) -> list[dict]:
-    """The best ``test/acc`` logged under ``logs/vision/<experiment>/version_*``."""
+    """The best ``test/acc`` logged under ``logs/<domain>/<experiment>/version_*``."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     rows = []
     for dataset, experiments in DEEP_EXPERIMENTS.items():
         for exp in experiments:
             best = None
-            for run in sorted((log_root / "vision" / exp).glob("version_*")):
+            for run in sorted((log_root / exp).glob("version_*")):
                 acc = EventAccumulator(str(run), size_guidance={"scalars": 0})
                 acc.Reload()
                 if "test/acc" in acc.Tags()["scalars"]:
@@ -97,7 +105,7 @@ def deep_results(log_root: Path) -> list[dict]:
                     if best is None or value > best["test_acc"]:
                         best = {
                             "dataset": dataset,
-                            "model": exp,
+                            "model": exp.split("/")[-1],
                             "test_acc": value,
                             "run": str(run),
                         }
@@ -111,7 +119,7 @@ def comparison_markdown(baselines: list[dict], deep: list[dict]) -> str:
         "| data set | model | kind | test accuracy | vs best scikit-learn |",
         "|---|---|---|---|---|",
     ]
-    for dataset in DATASETS:
+    for dataset in ALL_DATASETS:
         base = [r for r in baselines if r["dataset"] == dataset]
         best = max((r["test_acc"] for r in base), default=None)
         for r in base:
@@ -127,10 +135,17 @@ def comparison_markdown(baselines: list[dict], deep: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="litlab baseline", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", choices=[*DATASETS, "all"], default="all")
+    parser.add_argument(
+        "--dataset",
+        choices=[*ALL_DATASETS, "all", "text"],
+        default="all",
+        help="all: the image data sets; text: imdb, sst2 and nsmc",
+    )
     parser.add_argument("--models", nargs="+", choices=list(_models(0)), default=list(_models(0)))
     parser.add_argument("--root", default=None, help="data root (default $DATA_DIR, else ./data)")
-    parser.add_argument("--val-size", type=int, default=5000, help="as in the experiments")
+    parser.add_argument(
+        "--val-size", type=int, default=None, help="as in the experiments (5000 images, 2000 texts)"
+    )
     parser.add_argument("--logs", default="logs", help="where the deep runs' TensorBoard logs are")
     parser.add_argument("--out", default="results", help="folder for baselines.json / baselines.md")
     parser.add_argument(
@@ -143,10 +158,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.table_only:
         rows = json.loads((out / "baselines.json").read_text())["baselines"]
     else:
-        datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
-        rows = [
-            row for d in datasets for row in run_baselines(d, args.models, args.root, args.val_size)
-        ]
+        groups = {"all": list(DATASETS), "text": list(TEXT_DATASETS)}
+        datasets = groups.get(args.dataset, [args.dataset])
+        rows = []
+        for d in datasets:
+            if d in TEXT_DATASETS:
+                rows += run_text_baselines(d, args.root, args.val_size or 2000)
+            else:
+                rows += run_baselines(d, args.models, args.root, args.val_size or 5000)
+        previous = out / "baselines.json"
+        if previous.exists():  # keep the other data sets' rows
+            old = json.loads(previous.read_text())["baselines"]
+            rows = [r for r in old if r["dataset"] not in datasets] + rows
     deep = deep_results(Path(args.logs))
     out.mkdir(parents=True, exist_ok=True)
     (out / "baselines.json").write_text(json.dumps({"baselines": rows, "deep": deep}, indent=2))

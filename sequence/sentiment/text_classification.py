@@ -1,0 +1,342 @@
+"""TextClassificationDataModule: the machinery every text-classification data set shares.
+
+A subclass (``sequence/sentiment/data.py``) only says where its files are and how to read
+them (``read() -> TextSplits``). This class then
+
+1. holds out ``val_size`` training texts for validation (fixed by ``seed``);
+2. trains a BPE tokenizer (``sequence.tokenizers.SubwordTokenizer``) on the remaining
+   training texts only, cached on disk by data + settings, and kept in ``state_dict()`` so a
+   checkpoint alone can encode new text;
+3. encodes every text once, truncated to ``max_length`` tokens;
+4. serves batches ``(TokenBatch(ids (B, T), lengths (B,)), labels (B,))`` padded to the
+   longest text of the batch. With ``bucket=True`` the training batches are drawn from
+   length-sorted buckets, so little compute goes into padding.
+
+It also implements the ``TextData`` protocol of ``common/callbacks/protocol.py`` (``classes``,
+``pad_id``, ``probe_batch``, ``token_strings``, ``encode_texts``), which the token-attribution
+and attention callbacks and ``litlab explain`` use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Sampler
+
+from common.callbacks.protocol import TokenBatch
+from common.data import cache_dir, cache_key, resolve_data_root
+from sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
+
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def clean_text(text: str) -> str:
+    """IMDB reviews hold HTML line breaks (``<br />``): make them spaces, squeeze whitespace."""
+    return " ".join(_BR.sub(" ", text).split())
+
+
+@dataclass
+class TextSplits:
+    """Raw texts and integer labels as the data set ships them (no validation split yet)."""
+
+    train_texts: list[str]
+    train_labels: list[int]
+    test_texts: list[str]
+    test_labels: list[int]
+    sources: list[Path] = field(default_factory=list)  # files the cache key is built from
+
+
+def _unflatten(values: list[int], lengths: list[int]) -> list[list[int]]:
+    out, start = [], 0
+    for n in lengths:
+        out.append(values[start : start + n])
+        start += n
+    return out
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar length: shuffle, cut into chunks of ``bucket_size`` batches, sort each
+    chunk by length, slice it into batches, shuffle the batches. ``shuffle=False`` sorts the
+    whole set (evaluation order does not change any metric). Single-device only.
+    """
+
+    def __init__(
+        self, lengths: list[int], batch_size: int, shuffle: bool, bucket_size: int = 50
+    ) -> None:
+        self.lengths, self.batch_size, self.shuffle = lengths, batch_size, shuffle
+        self.chunk = batch_size * bucket_size if shuffle else max(len(lengths), 1)
+
+    def __iter__(self):
+        n, bs = len(self.lengths), self.batch_size
+        order = torch.randperm(n).tolist() if self.shuffle else list(range(n))
+        batches = []
+        for start in range(0, n, self.chunk):
+            part = sorted(order[start : start + self.chunk], key=self.lengths.__getitem__)
+            batches += [part[i : i + bs] for i in range(0, len(part), bs)]
+        if self.shuffle:
+            batches = [batches[i] for i in torch.randperm(len(batches)).tolist()]
+        return iter(batches)
+
+    def __len__(self) -> int:
+        n, bs = len(self.lengths), self.batch_size
+        full, rest = divmod(n, self.chunk)
+        return full * -(-self.chunk // bs) + -(-rest // bs)
+
+
+class TextClassificationDataModule(L.LightningDataModule):
+    """Shared machinery; subclasses implement :meth:`read` (and set ``classes``, ``kind``).
+
+    Args:
+        root: data root (default ``$DATA_DIR``, else ``./data``).
+        batch_size: training batch size; evaluation uses ``2 * batch_size``.
+        val_size: training texts held out for validation (at most a tenth of them).
+        max_length: longest token sequence kept; longer texts are truncated.
+        truncation: keep the ``"head"``, the ``"tail"`` or the ``"head_tail"`` (a quarter from
+            the start, the rest from the end: reviews tend to conclude with the verdict).
+        vocab_size: BPE vocabulary size (the model's ``vocab_size`` must be at least this).
+        lowercase: lowercase before tokenizing (smaller vocabulary, "Great" = "great").
+        bucket: length-bucketed training batches (less padding, faster on CPU).
+        subset: keep only this many (random) training and test texts: quick looks, smoke tests.
+        seed: fixes the validation split (and the subset).
+    """
+
+    classes: list[str] = ["negative", "positive"]
+    kind: Literal["byte_level", "korean"] = "byte_level"
+    name = "text"
+
+    def __init__(
+        self,
+        root: str | None = None,
+        batch_size: int = 64,
+        val_size: int = 2000,
+        max_length: int = 256,
+        truncation: Literal["head", "tail", "head_tail"] = "head",
+        vocab_size: int = 8000,
+        lowercase: bool = False,
+        bucket: bool = True,
+        num_workers: int = 0,
+        subset: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.root = resolve_data_root(root)
+        self.tokenizer: SubwordTokenizer | None = None
+        self.splits: dict[str, tuple[list[str], list[int]]] | None = None
+        self.encoded: dict[str, tuple[list[list[int]], list[int]]] = {}
+
+    # --- what subclasses provide ------------------------------------------------------------
+
+    def read(self) -> TextSplits:
+        """Find the files (downloading when online and allowed) and read texts and labels."""
+        raise NotImplementedError
+
+    # --- texts, split and tokenizer -----------------------------------------------------------
+
+    def texts(self, split: str) -> tuple[list[str], list[int]]:
+        """Raw texts and labels of ``"train"`` (minus validation), ``"val"`` or ``"test"``."""
+        if self.splits is None:
+            raw = self.read()
+            if self.hparams.subset:
+                raw = self._subset(raw, self.hparams.subset)
+            n = len(raw.train_texts)
+            n_val = min(self.hparams.val_size, max(1, n // 10))
+            g = torch.Generator().manual_seed(self.hparams.seed)
+            perm = torch.randperm(n, generator=g).tolist()
+
+            def pick(idx: list[int]) -> tuple[list[str], list[int]]:
+                return [raw.train_texts[i] for i in idx], [raw.train_labels[i] for i in idx]
+
+            self.splits = {
+                "train": pick(perm[n_val:]),
+                "val": pick(perm[:n_val]),
+                "test": (raw.test_texts, raw.test_labels),
+            }
+            self._sources = raw.sources
+        return self.splits[split]
+
+    def _subset(self, raw: TextSplits, n: int) -> TextSplits:
+        g = torch.Generator().manual_seed(self.hparams.seed + 1)
+        tr = torch.randperm(len(raw.train_texts), generator=g)[:n].tolist()
+        te = torch.randperm(len(raw.test_texts), generator=g)[:n].tolist()
+        return TextSplits(
+            [raw.train_texts[i] for i in tr],
+            [raw.train_labels[i] for i in tr],
+            [raw.test_texts[i] for i in te],
+            [raw.test_labels[i] for i in te],
+            raw.sources,
+        )
+
+    def _tokenizer_cache(self) -> Path:
+        hp = self.hparams
+        settings = (
+            f"{self.name}|{self.kind}|{hp.vocab_size}|{hp.lowercase}|{hp.val_size}|{hp.seed}|"
+            f"{hp.subset}"
+        )
+        return (
+            cache_dir("tokenizers")
+            / f"{self.name}-{cache_key(*self._sources, extra=settings)}.json"
+        )
+
+    def _train_tokenizer(self) -> SubwordTokenizer:
+        texts, _ = self.texts("train")  # never the validation or test texts
+        path = self._tokenizer_cache()
+        if path.exists():
+            return tokenizer_from_state({"kind": "subword", "json": path.read_text("utf-8")})
+        tok = SubwordTokenizer.train(
+            texts, self.hparams.vocab_size, kind=self.kind, lowercase=self.hparams.lowercase
+        )
+        tmp = path.with_suffix(".partial")
+        tmp.write_text(tok.state()["json"], encoding="utf-8")
+        tmp.replace(path)  # never a half-written cache file
+        return tok
+
+    def prepare_data(self) -> None:
+        self.setup()  # extraction and tokenizer training happen once, in this process
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.encoded:
+            return
+        self.texts("train")
+        if self.tokenizer is None:  # a restored checkpoint brings its own tokenizer
+            self.tokenizer = self._train_tokenizer()
+        full = self._encode_all()
+        for split in ("train", "val", "test"):
+            self.encoded[split] = ([self._truncate(r) for r in full[split]], self.texts(split)[1])
+
+    def _encode_all(self) -> dict[str, list[list[int]]]:
+        """Every split's untruncated ids; cached beside the tokenizer (50k IMDB reviews take a
+        minute to encode on 2 CPU cores, loading them a second)."""
+        path = self._tokenizer_cache().with_suffix(".ids.pt")
+        trained = self._tokenizer_cache().exists()
+        if (
+            trained
+            and path.exists()
+            and self.tokenizer.state()["json"] == (self._tokenizer_cache().read_text("utf-8"))
+        ):
+            flat = torch.load(path, weights_only=True)
+            return {s: _unflatten(v.tolist(), o.tolist()) for s, (v, o) in flat.items()}
+        full = {s: self.tokenizer.encode_batch(self.texts(s)[0]) for s in ("train", "val", "test")}
+        if trained:  # a flat tensor and the row lengths per split: compact and fast to load
+            flat = {
+                s: (
+                    torch.tensor([i for r in rows for i in r], dtype=torch.int32),
+                    torch.tensor([len(r) for r in rows]),
+                )
+                for s, rows in full.items()
+            }
+            torch.save(flat, path.with_suffix(".partial"))
+            path.with_suffix(".partial").replace(path)
+        return full
+
+    def _truncate(self, ids: list[int]) -> list[int]:
+        m = self.hparams.max_length
+        if len(ids) <= m:
+            return ids or [self.tokenizer.unk_id]  # an empty text is one unknown token
+        if self.hparams.truncation == "head":
+            return ids[:m]
+        if self.hparams.truncation == "tail":
+            return ids[-m:]
+        head = m // 4
+        return ids[:head] + ids[len(ids) - (m - head) :]
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        return [self._truncate(ids) for ids in self.tokenizer.encode_batch(texts)]
+
+    # --- batches -----------------------------------------------------------------------------
+
+    @staticmethod
+    def pad(rows: list[list[int]], pad_id: int) -> TokenBatch:
+        """Pad to the longest row: ids (B, T), lengths (B,)."""
+        lengths = torch.tensor([len(r) for r in rows])
+        ids = torch.full((len(rows), int(lengths.max())), pad_id, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(r)
+        return TokenBatch(ids, lengths)
+
+    def _collate(self, items: list[tuple[list[int], int]]) -> tuple[TokenBatch, Tensor]:
+        rows, labels = zip(*items)
+        return self.pad(list(rows), self.pad_id), torch.tensor(labels)
+
+    def _loader(self, split: str) -> DataLoader:
+        self.setup()
+        rows, labels = self.encoded[split]
+        items = list(zip(rows, labels))
+        train = split == "train"
+        bs = self.hparams.batch_size * (1 if train else 2)
+        workers = self.hparams.num_workers
+        common = {"collate_fn": self._collate, "num_workers": workers}
+        common["persistent_workers"] = workers > 0
+        if self.hparams.bucket or not train:
+            sampler = BucketBatchSampler([len(r) for r in rows], bs, shuffle=train)
+            return DataLoader(items, batch_sampler=sampler, **common)
+        return DataLoader(items, batch_size=bs, shuffle=True, **common)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    # --- what a checkpoint keeps, so new text can be encoded without the data ------------------
+
+    def state_dict(self) -> dict:
+        self.setup()
+        return {"tokenizer": self.tokenizer.state(), "classes": list(self.classes)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.tokenizer is not None and self.tokenizer.state() != state["tokenizer"]:
+            self.encoded = {}  # encoded with another tokenizer: encode again on demand
+        self.tokenizer = tokenizer_from_state(state["tokenizer"])
+        self.classes = list(state["classes"])
+
+    # --- the text protocol (common/callbacks/protocol.py) -------------------------------------
+
+    @property
+    def pad_id(self) -> int:
+        if self.tokenizer is None:
+            self.setup()
+        return self.tokenizer.pad_id
+
+    @property
+    def vocab_size(self) -> int:
+        """The trained tokenizer's vocabulary (at most ``hparams.vocab_size``)."""
+        if self.tokenizer is None:
+            self.setup()
+        return self.tokenizer.vocab_size
+
+    def encode_texts(self, texts: list[str]) -> TokenBatch:
+        if self.tokenizer is None:
+            self.setup()
+        return self.pad(self._encode([clean_text(t) for t in texts]), self.pad_id)
+
+    def token_strings(self, ids: Tensor) -> list[str]:
+        return self.tokenizer.token_strings(ids.tolist())
+
+    def probe_batch(
+        self, n: int, split: str = "val", max_tokens: int = 64
+    ) -> tuple[TokenBatch, Tensor]:
+        """``n`` fixed texts cycling through the classes, short ones first (readable figures)."""
+        self.setup()
+        rows, labels = self.encoded[split]
+        per_class = []
+        for c in range(len(self.classes)):
+            idx = [i for i, y in enumerate(labels) if y == c]
+            short = [i for i in idx if len(rows[i]) <= max_tokens]
+            per_class.append(short + [i for i in idx if len(rows[i]) > max_tokens])
+        picked: list[int] = []
+        for rank in range(n):
+            picked += [idx[rank] for idx in per_class if rank < len(idx)]
+        picked = picked[:n]
+        return self.pad([rows[i] for i in picked], self.pad_id), torch.tensor(
+            [labels[i] for i in picked]
+        )

@@ -1,0 +1,39 @@
+"""``litlab baseline --dataset imdb|sst2|nsmc``: TF-IDF + logistic regression on the deep
+models' own splits, merged into the results table next to the image baselines."""
+
+from __future__ import annotations
+
+import json
+
+from experiments import baselines
+from experiments.text_baselines import TEXT_DATASETS, tfidf_logreg
+from sequence.sentiment.data import SST2DataModule
+
+
+def test_tfidf_baseline_uses_the_deep_models_split_and_learns_the_cue_words(tiny_root, in_tmp):
+    out = in_tmp / "results"
+    baselines.main(["--dataset", "sst2", "--root", str(tiny_root), "--out", str(out)])
+    row = json.loads((out / "baselines.json").read_text())["baselines"][0]
+    dm = SST2DataModule(root=str(tiny_root))  # what sst2_bilstm trains and tests on
+    assert row["train_size"] == len(dm.texts("train")[0]) == 48 - 4  # validation held out
+    assert row["test_size"] == len(dm.texts("test")[0]) == 16
+    assert row["model"] == "tfidf_logreg" and row["test_acc"] >= 0.8
+    assert "| sst2 | tfidf_logreg | scikit-learn |" in (out / "baselines.md").read_text()
+
+
+def test_text_run_keeps_the_other_data_sets_rows(tiny_root, in_tmp):
+    out = in_tmp / "results"
+    out.mkdir()
+    old = {"dataset": "mnist", "model": "logreg", "test_acc": 0.92}
+    (out / "baselines.json").write_text(json.dumps({"baselines": [old], "deep": []}))
+    baselines.main(["--dataset", "text", "--root", str(tiny_root), "--out", str(out)])
+    rows = json.loads((out / "baselines.json").read_text())["baselines"]
+    assert {r["dataset"] for r in rows} == {"mnist", *TEXT_DATASETS}
+    table = (out / "baselines.md").read_text()
+    assert "| mnist | logreg |" in table and "| nsmc | tfidf_logreg |" in table
+
+
+def test_character_ngrams_read_korean_word_forms():
+    texts = ["재밌어요 최고", "재밌었다 강추", "지루해요 최악", "지루했다 별로"] * 3
+    model = tfidf_logreg().fit(texts, [1, 1, 0, 0] * 3)
+    assert list(model.predict(["재밌네요", "지루하네요"])) == [1, 0]  # unseen forms
