@@ -9,14 +9,38 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torch import Tensor  # noqa: E402
+
+# fonts that draw Hangul (NSMC reviews, Korean dates), tried in order; Debian's fonts-nanum
+# (installed by .ci/run) provides the first. Without one, Hangul shows as boxes.
+HANGUL_FONTS = ["NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", "AppleGothic"]
+_FONT_FILES = ["/usr/share/fonts/truetype/nanum/NanumGothic.ttf"]
+
+
+def _hangul_fallback() -> str | None:
+    """Make figures fall back to a Hangul font for glyphs DejaVu Sans lacks (matplotlib's
+    per-glyph fallback); returns the font used, or None."""
+    for path in _FONT_FILES:  # a font installed after matplotlib built its cache
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        if "NanumGothic" not in names and Path(path).exists():
+            font_manager.fontManager.addfont(path)
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    font = next((f for f in HANGUL_FONTS if f in names), None)
+    if font is not None:
+        plt.rcParams["font.family"] = ["DejaVu Sans", font]
+    return font
+
+
+HANGUL_FONT = _hangul_fallback()
 
 
 def _to_hwc(image: Tensor) -> Tensor:

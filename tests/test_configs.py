@@ -30,6 +30,23 @@ def test_there_is_a_config_for_each_vision_experiment_the_readme_promises():
     assert expected <= names
 
 
+def test_there_is_a_config_for_each_sequence_experiment_the_issue_names():
+    names = {c.stem for c in RUNNABLE if c.parent.name == "sequence"}
+    expected = {
+        "shakespeare_char_lstm",
+        "shakespeare_char_gru",
+        "shakespeare_char_rnn",
+        "rnn_long_range",
+        "imdb_bilstm",
+        "sst2_bilstm",
+        "nsmc_bilstm",
+        "airline_lstm",
+        "sunspots_lstm",
+        "dates_seq2seq",
+    }
+    assert expected <= names
+
+
 @pytest.mark.parametrize("config", RUNNABLE, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_config_opens_with_a_teaching_header(config: Path):
     head = config.read_text().splitlines()[:6]

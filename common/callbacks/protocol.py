@@ -21,6 +21,13 @@ LightningModule          ``FeatureMapSource``                  feature maps
 LightningModule          ``GradCamSource``                     Grad-CAM
 LightningModule          ``AttentionSource``                   attention maps
 LightningModule          ``TokenAttributionSource``            token attributions
+DataModule               ``LanguageData``: ``tokenizer``,      text samples, ``litlab
+                         ``prompt``                            generate``
+LightningModule          ``LanguageModelSource``: ``generate`` text samples, ``litlab generate``
+DataModule               ``ForecastData``                      forecast plot
+DataModule               ``Seq2SeqData``                       alignment heat maps
+LightningModule          ``AlignmentSource``                   alignment heat maps
+LightningModule          ``GradientFlowSource``                gradient norm against distance
 =======================  ====================================  ===============================
 
 Step outputs: ``validation_step`` / ``test_step`` return a dict with ``preds`` (B,) and
@@ -140,3 +147,112 @@ class TokenAttributionSource(Protocol):
     """
 
     def embedding_layer(self) -> nn.Module: ...
+
+
+# --- language models (sequence.lm, transformer): samples and ``litlab generate`` ---------------
+
+from torch import Generator  # noqa: E402  (appended section; only used in annotations)
+
+
+@runtime_checkable
+class LanguageData(Protocol):
+    """A language-modelling DataModule: the tokenizer that encodes prompts and decodes samples
+    (``encode``, ``decode``, ``vocab_size``, see ``sequence/tokenizers.py``), and a default prompt.
+    The tokenizer belongs in the DataModule's ``state_dict()``."""
+
+    @property
+    def tokenizer(self) -> object: ...
+
+    @property
+    def prompt(self) -> str: ...
+
+
+@runtime_checkable
+class LanguageModelSource(Protocol):
+    """A LightningModule that continues token sequences.
+
+    Optionally also ``generate_iter(...)`` with the same arguments, yielding the new tokens
+    (B,) one at a time, which ``litlab generate`` uses to print while it samples.
+    """
+
+    def generate(
+        self,
+        ids: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: Generator | None = None,
+    ) -> Tensor:
+        """Prompt ids (B, T) -> (B, T + max_new_tokens); temperature 0 is greedy."""
+        ...
+
+
+@runtime_checkable
+class ForecastData(Protocol):
+    """A time-series DataModule: windows of scaled values and the way back to real units.
+
+    Batches are ``(history (B, window), target (B, horizon))``, both scaled; the module is
+    called as ``module(history)`` and returns the scaled forecast (B, horizon).
+    """
+
+    period: int  # season length of the seasonal-naive baseline
+    horizon: int
+    times: list[str]  # one label per point of ``values``
+    values: Tensor  # the whole series (N,), original units
+
+    def span(self, split: str) -> tuple[int, int]:
+        """[start, stop) indices of ``"train"``, ``"val"`` or ``"test"`` in ``values``."""
+        ...
+
+    def windows(self, split: str) -> tuple[Tensor, Tensor, Tensor]:
+        """Scaled histories (M, window), scaled targets (M, horizon), and origins (M,): the
+        index in ``values`` of each window's first target point."""
+        ...
+
+    def inverse_transform(self, scaled: Tensor) -> Tensor:
+        """Scaled values (any shape) -> original units."""
+        ...
+
+    def seasonal_naive(self, history: Tensor) -> Tensor:
+        """The baseline: scaled histories (M, window) -> forecasts (M, horizon), original units."""
+        ...
+
+
+@runtime_checkable
+class Seq2SeqData(Protocol):
+    """A sequence-to-sequence DataModule: batches ``(TokenBatch(src ids, src lengths),
+    target ids (B, T_out))``, targets framed by ``bos_id`` ... ``eos_id`` and padded."""
+
+    pad_id: int
+    bos_id: int
+    eos_id: int
+
+    def probe_batch(self, n: int, split: str = "val") -> tuple[TokenBatch, Tensor]:
+        """``n`` fixed evaluation inputs and their target ids."""
+        ...
+
+    def token_strings(self, ids: Tensor) -> list[str]:
+        """One displayable string per id (n,)."""
+        ...
+
+
+@runtime_checkable
+class AlignmentSource(Protocol):
+    """An encoder-decoder that shows where each output token looked in the input."""
+
+    def alignments(self, inputs: TokenBatch) -> tuple[Tensor, Tensor]:
+        """Greedy output ids (B, T_out), ending in ``eos`` then padding, and the decoder's
+        attention over the input (B, heads, T_out, T_src) that produced them; each row sums
+        to 1 over the real input tokens (one head for RNN attention; one map per head, or
+        the average over layers, for a transformer's cross-attention)."""
+        ...
+
+
+@runtime_checkable
+class GradientFlowSource(Protocol):
+    """A recurrent model that can measure how much gradient reaches each past hidden state."""
+
+    def hidden_gradient_norms(self, inputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        """Curve label -> ||dL/dh_t|| (T,) for t = 1..T (index -1: the last step)."""
+        ...
