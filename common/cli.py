@@ -4,7 +4,9 @@
                     (then scores the best checkpoint on the test set; --test false skips it)
     litlab validate | test | predict --config ... --ckpt_path logs/.../checkpoints/best.ckpt
     litlab env                        what the machine can do and what the Trainer picks
-    litlab baseline [--dataset ...]   scikit-learn baselines on the same splits
+    litlab baseline [--dataset ...]   scikit-learn baselines on the same splits (images, text)
+    litlab explain --ckpt C --input F ... --out D   Grad-CAM / token attributions as files
+    litlab generate --ckpt C --prompt "ROMEO:"      sample from a language model
 
 Defaults added on top of Lightning's (all overridable in the YAML or on the command line):
 a TensorBoardLogger writing to ``logs/<domain>/<experiment>/version_N`` (the experiment is
@@ -148,7 +150,7 @@ def _run_extra(command: str, argv: list[str]) -> None:
 
 EXTRA_COMMANDS = {
     "env": "print torch/CUDA/MPS/bf16 capabilities and what the Trainer will pick",
-    "baseline": "train scikit-learn baselines on MNIST/CIFAR-10 and write a comparison table",
+    "baseline": "scikit-learn baselines (MNIST/CIFAR-10; TF-IDF on IMDB/SST-2/NSMC) + comparison",
     "generate": "sample text from a trained language model checkpoint (RNN or GPT)",
     "explain": "Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
 }
