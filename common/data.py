@@ -22,6 +22,8 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from torch.utils.data import DataLoader
+
 __all__ = [
     "MissingDataError",
     "cache_dir",
@@ -160,3 +162,23 @@ def locate_dataset(
         if found is not None:
             return found
     raise MissingDataError(name, root, expected)
+
+
+class SplitLoaders:
+    """Mixin for a LightningDataModule whose loaders differ only by split.
+
+    Define ``_loader(split)`` for ``"train"``, ``"val"`` and ``"test"``, and list the mixin
+    before ``L.LightningDataModule`` in the bases (whose own hooks only raise).
+    """
+
+    def _loader(self, split: str) -> DataLoader:
+        raise NotImplementedError
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")

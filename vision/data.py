@@ -25,7 +25,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision.transforms import v2
 
-from common.data import MissingDataError, locate_dataset, resolve_data_root
+from common.data import MissingDataError, SplitLoaders, locate_dataset, resolve_data_root
 from vision import augment
 from vision.datasets import ImageSplits, read_image_source
 
@@ -45,7 +45,7 @@ class _TransformedImages(Dataset):
         return self.transform(self.images[i]), self.labels[i]
 
 
-class ImageDataModule(L.LightningDataModule):
+class ImageDataModule(SplitLoaders, L.LightningDataModule):
     """Shared machinery; subclasses implement :meth:`locate` and set the statistics.
 
     Args:
@@ -220,15 +220,6 @@ class ImageDataModule(L.LightningDataModule):
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("test")

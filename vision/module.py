@@ -20,6 +20,8 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from common.optim import decay_groups
+
 
 def _metrics(num_classes: int) -> MetricCollection:
     metrics = {"acc": MulticlassAccuracy(num_classes, average="micro")}
@@ -176,20 +178,7 @@ class ImageClassifier(L.LightningModule):
     # --- optimisation ---------------------------------------------------------------------
 
     def configure_optimizers(self) -> dict[str, Any]:
-        # no weight decay on norms and biases (1-D tensors), as in nanoGPT's parameter groups
-        params = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {
-                "name": "weights",
-                "params": [p for p in params if p.ndim >= 2],
-                "weight_decay": self.hparams.weight_decay,
-            },
-            {
-                "name": "norms_biases",
-                "params": [p for p in params if p.ndim < 2],
-                "weight_decay": 0.0,
-            },
-        ]
+        groups = decay_groups(self, self.hparams.weight_decay)  # none on norms and biases
         hp = self.hparams
         if hp.optimizer == "sgd":
             opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum, nesterov=True)

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, MinMetric
 
 from common.attribution import evaluating
+from common.optim import decay_groups
 from sequence.tokenizers import CharTokenizer
 
 
@@ -126,12 +127,8 @@ class LanguageModel(L.LightningModule):
     # --- optimisation ---------------------------------------------------------------------
 
     def configure_optimizers(self) -> dict[str, Any]:
-        params = [p for p in self.parameters() if p.requires_grad]
         hp = self.hparams
-        groups = [
-            {"params": [p for p in params if p.ndim >= 2], "weight_decay": hp.weight_decay},
-            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-        ]
+        groups = decay_groups(self, hp.weight_decay)  # none on norms and biases
         opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
         total = self.trainer.estimated_stepping_batches
         sched = torch.optim.lr_scheduler.LambdaLR(

@@ -21,6 +21,7 @@ from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
 
 from common.callbacks.protocol import TokenBatch
+from common.optim import decay_groups
 
 
 def _metrics(num_classes: int) -> MetricCollection:
@@ -130,15 +131,7 @@ class TextClassifier(L.LightningModule):
     # --- optimisation ---------------------------------------------------------------------
 
     def configure_optimizers(self) -> dict[str, Any]:
-        # no weight decay on biases and norms (1-D tensors), as in nanoGPT's parameter groups
-        params = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {
-                "params": [p for p in params if p.ndim >= 2],
-                "weight_decay": self.hparams.weight_decay,
-            },
-            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-        ]
+        groups = decay_groups(self, self.hparams.weight_decay)  # none on norms and biases
         hp = self.hparams
         opt = torch.optim.AdamW(groups, lr=hp.lr)
         if hp.scheduler == "none":

@@ -30,7 +30,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
 from common.callbacks.protocol import TokenBatch
-from common.data import cache_dir, cache_key, resolve_data_root
+from common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
 from sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
 
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -89,7 +89,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         return full * -(-self.chunk // bs) + -(-rest // bs)
 
 
-class TextClassificationDataModule(L.LightningDataModule):
+class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
     """Shared machinery; subclasses implement :meth:`read` (and set ``classes``, ``kind``).
 
     Args:
@@ -277,15 +277,6 @@ class TextClassificationDataModule(L.LightningDataModule):
             sampler = BucketBatchSampler([len(r) for r in rows], bs, shuffle=train)
             return DataLoader(items, batch_sampler=sampler, **common)
         return DataLoader(items, batch_size=bs, shuffle=True, **common)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
 
     # --- what a checkpoint keeps, so new text can be encoded without the data ------------------
 

@@ -26,6 +26,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from common.callbacks.protocol import TokenBatch
+from common.data import SplitLoaders
 from sequence.tokenizers import PAD, UNK, CharTokenizer, tokenizer_from_state
 
 BOS, EOS = "<s>", "</s>"
@@ -119,7 +120,7 @@ def alphabet() -> list[str]:
     return sorted(chars)
 
 
-class DateDataModule(L.LightningDataModule):
+class DateDataModule(SplitLoaders, L.LightningDataModule):
     """Generated date pairs; batches are ``(TokenBatch(src ids, src lengths), target ids)``,
     targets being ``<s> 2026-11-25 </s>`` (padded). Model-agnostic: RNN or transformer.
 
@@ -226,15 +227,6 @@ class DateDataModule(L.LightningDataModule):
         train = split == "train"
         bs = self.hparams.batch_size * (1 if train else 4)
         return DataLoader(self.pairs[split], bs, shuffle=train, collate_fn=self._collate)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
 
     # --- what a checkpoint keeps -------------------------------------------------------------
 

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
-from common.data import locate_dataset, resolve_data_root
+from common.data import SplitLoaders, locate_dataset, resolve_data_root
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def seasonal_naive(history: Tensor, period: int, horizon: int) -> Tensor:
     return season.repeat(*([1] * (season.dim() - 1)), reps)[..., :horizon]
 
 
-class ForecastDataModule(L.LightningDataModule):
+class ForecastDataModule(SplitLoaders, L.LightningDataModule):
     """Windows of one series; batches are ``(history (B, window), target (B, horizon))``,
     both scaled. ``None`` arguments take the series' defaults in :data:`SERIES`.
 
@@ -209,15 +209,6 @@ class ForecastDataModule(L.LightningDataModule):
         return DataLoader(
             TensorDataset(hist, target), batch_size=self.hparams.batch_size, shuffle=train
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
 
     # --- what a checkpoint keeps, so new histories can be scaled without the data -----------
 
