@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 
 def decay_groups(module: nn.Module, weight_decay: float) -> list[dict]:
@@ -20,3 +23,36 @@ def decay_groups(module: nn.Module, weight_decay: float) -> list[dict]:
         },
         {"name": "norms_biases", "params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
+
+
+def step_schedule(
+    opt: Optimizer,
+    kind: str,
+    total_steps: int,
+    warmup: float = 0.2,
+    final_div_factor: float = 1e4,
+) -> dict:
+    """What ``configure_optimizers`` returns for a per-step schedule over the whole run.
+
+    ``"onecycle"``: linear warm-up over the first ``warmup`` fraction to each group's peak
+    ``lr``, then a linear anneal to ``lr / (25 * final_div_factor)``; ``"cosine"``: cosine
+    decay from the start; ``"none"``: a constant learning rate.
+    """
+    if kind == "none":
+        return {"optimizer": opt}
+    if kind == "onecycle":
+        sched: LRScheduler = torch.optim.lr_scheduler.OneCycleLR(
+            opt,
+            max_lr=[g["lr"] for g in opt.param_groups],
+            total_steps=total_steps,
+            pct_start=warmup,
+            anneal_strategy="linear",
+            div_factor=25.0,
+            final_div_factor=final_div_factor,
+            cycle_momentum=False,
+        )
+    elif kind == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    else:
+        raise ValueError(f"unknown scheduler {kind!r}: use onecycle, cosine or none")
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

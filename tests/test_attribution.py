@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 import torch
 from torch import nn
 from toy_text import ToyAttentionClassifier, ToyRNNClassifier, ToyTextDataModule
@@ -104,7 +105,11 @@ def test_grad_cam_releases_hooks_memory_and_restores_modes():
     assert _live_tensors() <= baseline + 2
 
 
-def _completeness(model: nn.Module) -> None:
+@pytest.mark.parametrize("model_class", [ToyRNNClassifier, ToyAttentionClassifier])
+def test_integrated_gradients_completeness(model_class):
+    """For a BiLSTM (cuDNN-style recurrent) and a self-attention encoder."""
+    torch.manual_seed(0)
+    model = model_class()
     dm = ToyTextDataModule()
     (ids, lengths), _ = dm.probe_batch(6)
     model.train()
@@ -120,16 +125,6 @@ def _completeness(model: nn.Module) -> None:
     # ... and that delta is small: the path integral converged
     assert (att.delta.abs() <= 0.05 * (fx - fb).abs() + 1e-3).all(), (att.delta, fx - fb)
     assert (att.scores[torch.arange(ids.shape[1])[None] >= lengths[:, None]] == 0).all()
-
-
-def test_integrated_gradients_completeness_lstm():
-    torch.manual_seed(0)
-    _completeness(ToyRNNClassifier())
-
-
-def test_integrated_gradients_completeness_attention_encoder():
-    torch.manual_seed(0)
-    _completeness(ToyAttentionClassifier())
 
 
 def test_attention_maps_are_distributions_and_causal():

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from common.optim import decay_groups
+from common.optim import decay_groups, step_schedule
 
 
 def _metrics(num_classes: int) -> MetricCollection:
@@ -184,23 +184,8 @@ class ImageClassifier(L.LightningModule):
             opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum, nesterov=True)
         else:
             opt = torch.optim.AdamW(groups, lr=hp.lr)
-        if hp.scheduler == "none":
-            return {"optimizer": opt}
         steps = self.trainer.estimated_stepping_batches
-        if hp.scheduler == "onecycle":
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt,
-                max_lr=hp.lr,
-                total_steps=steps,
-                pct_start=hp.warmup,
-                anneal_strategy="linear",
-                div_factor=25.0,
-                final_div_factor=1e3,
-                cycle_momentum=False,
-            )
-        else:
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return step_schedule(opt, hp.scheduler, steps, hp.warmup, final_div_factor=1e3)
 
     # --- protocol for the picture callbacks (common/callbacks/protocol.py) ----------------
 

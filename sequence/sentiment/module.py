@@ -21,7 +21,7 @@ from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
 
 from common.callbacks.protocol import TokenBatch
-from common.optim import decay_groups
+from common.optim import decay_groups, step_schedule
 
 
 def _metrics(num_classes: int) -> MetricCollection:
@@ -134,21 +134,8 @@ class TextClassifier(L.LightningModule):
         groups = decay_groups(self, self.hparams.weight_decay)  # none on norms and biases
         hp = self.hparams
         opt = torch.optim.AdamW(groups, lr=hp.lr)
-        if hp.scheduler == "none":
-            return {"optimizer": opt}
         steps = self.trainer.estimated_stepping_batches
-        if hp.scheduler == "onecycle":
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt,
-                max_lr=hp.lr,
-                total_steps=steps,
-                pct_start=hp.warmup,
-                anneal_strategy="linear",
-                cycle_momentum=False,
-            )
-        else:
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return step_schedule(opt, hp.scheduler, steps, hp.warmup)
 
     # --- protocol for the picture callbacks (common/callbacks/protocol.py) ----------------
 
