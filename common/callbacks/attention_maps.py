@@ -8,7 +8,7 @@ import lightning as L
 from matplotlib.figure import Figure
 
 from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import AttentionSource, TextData, TokenBatch, require
+from common.callbacks.protocol import AttentionSource, TokenBatch, TokenProbe, require
 from common.viz import attention_figure
 
 
@@ -44,7 +44,7 @@ class AttentionMapCallback(FigureCallback):
         self.probe: tuple[TokenBatch, object] | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        require(trainer.datamodule, TextData, type(self).__name__)
+        require(trainer.datamodule, TokenProbe, type(self).__name__)
         require(pl_module, AttentionSource, type(self).__name__)
         if self.probe is None:
             self.probe = trainer.datamodule.probe_batch(self.num_texts)

@@ -14,9 +14,11 @@ who                      implements                            used by
 DataModule               ``ProbeData``: ``classes``,           prediction grid, feature maps,
                          ``probe_batch``, ``denormalize``      Grad-CAM
 DataModule               ``ImageInputs``: + ``encode_images``  ``litlab explain`` on images
-DataModule               ``TextData``: ``classes``, ``pad_id``, token attributions, attention
-                         ``probe_batch``, ``token_strings``,   maps, ``litlab explain`` on
-                         ``encode_texts``                      text
+DataModule               ``TokenProbe``: ``probe_batch``,      attention maps
+                         ``token_strings``
+DataModule               ``TextData``: ``TokenProbe`` +        token attributions, ``litlab
+                         ``classes``, ``pad_id``,              explain`` on text
+                         ``encode_texts``
 LightningModule          ``FeatureMapSource``                  feature maps
 LightningModule          ``GradCamSource``                     Grad-CAM
 LightningModule          ``AttentionSource``                   attention maps
@@ -77,19 +79,24 @@ class TokenBatch(NamedTuple):
 
 
 @runtime_checkable
-class TextData(Protocol):
-    """A text DataModule: fixed probe texts, token strings to show, and an encoder."""
-
-    classes: list[str]
-    pad_id: int
+class TokenProbe(Protocol):
+    """Token data with fixed probe sequences and displayable tokens (attention maps)."""
 
     def probe_batch(self, n: int, split: str = "val") -> tuple[TokenBatch, Tensor]:
-        """``n`` fixed evaluation texts as a TokenBatch, and their labels (n,)."""
+        """``n`` fixed evaluation texts as a TokenBatch, and their labels or targets."""
         ...
 
     def token_strings(self, ids: Tensor) -> list[str]:
         """One displayable string per id (n,), e.g. " good" for a word after a space."""
         ...
+
+
+@runtime_checkable
+class TextData(TokenProbe, Protocol):
+    """A text-classification DataModule: probe texts, token strings, classes and an encoder."""
+
+    classes: list[str]
+    pad_id: int
 
     def encode_texts(self, texts: list[str]) -> TokenBatch:
         """Raw strings -> the TokenBatch the model takes."""

@@ -27,11 +27,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
+from common.callbacks.protocol import TokenBatch
 from common.data import locate_dataset, resolve_data_root
 from sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
 
 FILES = {"tiny": "shakespeare/input.txt", "complete": "shakespeare/complete_works.txt"}
-TINY_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+TINY_URL = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+)
 
 
 class Windows(Dataset):
@@ -171,6 +174,25 @@ class ShakespeareDataModule(L.LightningDataModule):
         g = torch.Generator().manual_seed(hp.seed + 1)
         starts = torch.randint(len(windows), (hp.val_batches * hp.batch_size,), generator=g)
         return DataLoader(Subset(windows, starts.tolist()), batch_size=hp.batch_size)
+
+    # --- protocol: TokenProbe (attention maps of a transformer) ----------------------------
+
+    def probe_batch(
+        self, n: int, split: str = "val", length: int = 64
+    ) -> tuple[TokenBatch, Tensor]:
+        """``n`` fixed windows of ``length`` tokens (at most the block) and their targets."""
+        self.setup()
+        data = self.val_data if split == "val" else self.train_data
+        length = min(length, self.hparams.block_size)
+        # evenly spaced starts: the same windows every epoch and every run
+        starts = torch.linspace(0, len(data) - length - 1, n).long()
+        ids = torch.stack([data[s : s + length] for s in starts])  # (n, length)
+        targets = torch.stack([data[s + 1 : s + length + 1] for s in starts])
+        return TokenBatch(ids, torch.full((n,), length)), targets
+
+    def token_strings(self, ids: Tensor) -> list[str]:
+        """Each token as it reads in the text (for axis labels)."""
+        return self.tokenizer.token_strings(ids.tolist())
 
     # --- what a checkpoint keeps: the vocabulary, so new prompts encode the same way --------
 

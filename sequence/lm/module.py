@@ -50,6 +50,8 @@ class LanguageModel(L.LightningModule):
         betas: AdamW betas; 0.99 as second beta suits the small batches of a CPU run.
         warmup_steps: linear warm-up length in optimizer steps.
         min_lr_ratio: final learning rate as a fraction of ``lr``.
+        compile: run training and validation through ``torch.compile(net)`` (a GPU speed-up;
+            the weights, checkpoints and generation stay those of the plain ``net``).
     """
 
     def __init__(
@@ -60,19 +62,27 @@ class LanguageModel(L.LightningModule):
         betas: tuple[float, float] = (0.9, 0.99),
         warmup_steps: int = 100,
         min_lr_ratio: float = 0.1,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = net
+        # set in configure_model; kept outside the module tree so state_dict keys stay net.*
+        self._compiled: nn.Module | None = None
         # the tokenizer's vocabulary size, set from the data at fit time and saved with the
         # weights (0 = no limit known: sample from the whole output)
         self.register_buffer("vocab_limit", torch.tensor(0))
         self.val_loss = MeanMetric()
         self.val_loss_best = MinMetric()
 
+    def configure_model(self) -> None:
+        if self.hparams.compile and self._compiled is None:
+            object.__setattr__(self, "_compiled", torch.compile(self.net))
+
     def forward(self, ids: Tensor) -> Tensor:
         """ids (B, T) -> logits (B, T, V)."""
-        out = self.net(ids)
+        net = self._compiled if self._compiled is not None else self.net
+        out = net(ids)
         return out[0] if isinstance(out, tuple) else out
 
     def loss(self, ids: Tensor, targets: Tensor) -> Tensor:
@@ -129,7 +139,9 @@ class LanguageModel(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         groups = decay_groups(self, hp.weight_decay)  # none on norms and biases
-        opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
+        # the fused CUDA kernel updates all parameters in one launch (nanoGPT does the same)
+        fused = self.device.type == "cuda"
+        opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), fused=fused)
         total = self.trainer.estimated_stepping_batches
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: warmup_cosine(s, hp.warmup_steps, total, hp.min_lr_ratio)

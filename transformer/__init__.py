@@ -1,0 +1,1 @@
+"""Transformers: a nanoGPT-style decoder, an encoder-decoder and an encoder classifier."""
