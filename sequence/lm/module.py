@@ -139,9 +139,10 @@ class LanguageModel(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         groups = decay_groups(self, hp.weight_decay)  # none on norms and biases
-        # the fused CUDA kernel updates all parameters in one launch (nanoGPT does the same)
-        fused = self.device.type == "cuda"
-        opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), fused=fused)
+        # foreach (PyTorch's default on CUDA) updates all parameters in a few batched kernels;
+        # the fused kernel nanoGPT uses is refused by Lightning's mixed precision together
+        # with gradient clipping, which every language-model recipe here uses
+        opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
         total = self.trainer.estimated_stepping_batches
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: warmup_cosine(s, hp.warmup_steps, total, hp.min_lr_ratio)
@@ -179,6 +180,11 @@ class LanguageModel(L.LightningModule):
             return self.net.generate(
                 ids, max_new_tokens, temperature, top_k, top_p, generator, self._limit()
             )
+
+    @property
+    def block_size(self) -> int | None:
+        """Longest context the net reads (a GPT's ``block_size``); None: no limit (RNNs)."""
+        return getattr(self.net, "block_size", None)
 
     def _limit(self) -> int | None:
         return int(self.vocab_limit) or None
