@@ -7,6 +7,7 @@
     litlab baseline [--dataset ...]   scikit-learn baselines on the same splits (images, text)
     litlab explain --ckpt C --input F ... --out D   Grad-CAM / token attributions as files
     litlab generate --ckpt C --prompt "ROMEO:"      sample from a language model
+    litlab chat --ckpt C [--user YOU --bot ROMEO]   talk with a model trained on dialogue
 
 Defaults added on top of Lightning's (all overridable in the YAML or on the command line):
 a TensorBoardLogger writing to ``logs/<domain>/<experiment>/version_N`` (the experiment is
@@ -140,6 +141,12 @@ def _run_extra(command: str, argv: list[str]) -> None:
         status = generate_main(argv)
         if status:
             raise SystemExit(status)
+    elif command == "chat":
+        from common.chat import main as chat_main
+
+        status = chat_main(argv)
+        if status:
+            raise SystemExit(status)
     elif command == "explain":
         from common.explain import main as explain_main
 
@@ -152,6 +159,7 @@ EXTRA_COMMANDS = {
     "env": "print torch/CUDA/MPS/bf16 capabilities and what the Trainer will pick",
     "baseline": "scikit-learn baselines (MNIST/CIFAR-10; TF-IDF on IMDB/SST-2/NSMC) + comparison",
     "generate": "sample text from a trained language model checkpoint (RNN or GPT)",
+    "chat": "talk with a language model trained on speaker-tagged turns (dialogue)",
     "explain": "Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
 }
 

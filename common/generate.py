@@ -2,12 +2,13 @@
 
     litlab generate --ckpt logs/sequence/shakespeare_char_lstm/version_0/checkpoints/best.ckpt \\
         --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --top-k 40 [--top-p 0.9] \\
-        [--seed 0] [--num-samples 2]
+        [--seed 0] [--num-samples 2] [--stop $'\n\n' ...]
 
 Works for every LightningModule that implements ``LanguageModelSource`` (``generate``) with
 a DataModule that implements ``LanguageData`` (a ``tokenizer`` in its checkpointed state):
 the RNNs of ``sequence.lm`` and the GPT of ``transformer``. The text is printed as it is
-sampled when the model offers ``generate_iter``. Exit status 0 on success, 2 for a
+sampled when the model offers ``generate_iter``; ``--stop`` (repeatable) ends a sample at
+the first stop string, which is not printed. Exit status 0 on success, 2 for a
 checkpoint or prompt that cannot be used (with one line saying why).
 """
 
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator, Sequence
 
 import torch
 
 from common.callbacks.protocol import LanguageData, LanguageModelSource
 from common.checkpoints import CheckpointError, load_trained
+from common.sampling import cut_at_stop, unsafe_tail
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-samples", type=int, default=1)
+    p.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        help="end a sample where this text appears (repeatable), e.g. --stop $'\\n\\n'",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps")
     return p
 
@@ -43,27 +52,71 @@ def _fail(message: str) -> int:
     return 2
 
 
+def stream_text(
+    model: LanguageModelSource,
+    tokenizer,
+    ids: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+    stops: Sequence[str] = (),
+) -> Iterator[str]:
+    """The text sampled after prompt ids (1, T), in pieces as it grows, ending before the
+    first stop string (sampling stops there too). The pieces join to the continuation.
+
+    Text that might be the start of a stop string is held back until the next tokens show
+    whether it is. A model without ``generate_iter`` samples everything first.
+    """
+    prompt_ids = ids[0].tolist()
+    prompt_text = tokenizer.decode(prompt_ids)
+    iterate = getattr(model, "generate_iter", None)
+    if iterate is None:
+        out = model.generate(ids, max_new_tokens, temperature, top_k, top_p, generator=generator)
+        tokens = iter(out[:, ids.shape[1] :].T)  # (B,) per step, as generate_iter yields
+    else:
+        tokens = iterate(ids, max_new_tokens, temperature, top_k, top_p, generator)
+    done, shown = list(prompt_ids), 0
+    try:
+        for nxt in tokens:
+            done.append(int(nxt[0]))
+            # decode the whole text so far: a byte-level BPE token may end mid-character
+            text = tokenizer.decode(done)
+            if text.endswith("\ufffd"):
+                continue
+            new, stopped = cut_at_stop(text[len(prompt_text) :], stops)
+            end = len(new) if stopped else len(new) - unsafe_tail(new, stops)
+            if end > shown:
+                yield new[shown:end]
+                shown = end
+            if stopped:
+                return
+        new, _ = cut_at_stop(tokenizer.decode(done)[len(prompt_text) :], stops)
+        if len(new) > shown:
+            yield new[shown:]
+    finally:
+        getattr(tokens, "close", lambda: None)()  # stop the sampler at once
+
+
 def stream(model: LanguageModelSource, tokenizer, ids: torch.Tensor, args, g) -> str:
     """Sample one continuation of ids (1, T), printing the text as it grows; return it all."""
-    prompt_ids = ids[0].tolist()
-    iterate = getattr(model, "generate_iter", None)
-    if iterate is None:  # no streaming: print at the end
-        out = model.generate(
-            ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p, generator=g
-        )
-        text = tokenizer.decode(out[0].tolist())
-        print(text, flush=True)
-        return text
-    done, shown = list(prompt_ids), ""
-    for nxt in iterate(ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p, g):
-        done.append(int(nxt[0]))
-        # decode the whole text so far: a byte-level BPE token may end mid-character
-        text = tokenizer.decode(done)
-        if not text.endswith("\ufffd"):
-            print(text[len(shown) :], end="", flush=True)
-            shown = text
-    text = tokenizer.decode(done)
-    print(text[len(shown) :], flush=True)
+    text = tokenizer.decode(ids[0].tolist())
+    print(text, end="", flush=True)
+    for piece in stream_text(
+        model,
+        tokenizer,
+        ids,
+        args.max_new_tokens,
+        args.temperature,
+        args.top_k,
+        args.top_p,
+        g,
+        args.stop,
+    ):
+        print(piece, end="", flush=True)
+        text += piece
+    print(flush=True)
     return text
 
 

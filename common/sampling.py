@@ -61,3 +61,24 @@ def sample_next(
     logits = filter_logits(logits / temperature, top_k, top_p)
     probs = logits.softmax(dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+
+
+# --- stop sequences: where a sampled text ends --------------------------------------------
+
+
+def cut_at_stop(text: str, stops: list[str] | tuple[str, ...]) -> tuple[str, bool]:
+    """(text before the earliest stop string, whether one occurred); empty stops are ignored."""
+    ends = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return (text[: min(ends)], True) if ends else (text, False)
+
+
+def unsafe_tail(text: str, stops: list[str] | tuple[str, ...]) -> int:
+    """Length of the longest end of ``text`` that begins a stop string (``"...\\n"`` with stop
+    ``"\\n\\n"`` -> 1): a streaming printer holds those characters back until it knows."""
+    longest = 0
+    for stop in stops:
+        for n in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:n]):
+                longest = n
+                break
+    return longest

@@ -56,6 +56,20 @@ def test_config_opens_with_a_teaching_header(config: Path):
     )
 
 
+def test_there_is_a_config_for_each_transformer_experiment_the_issue_names():
+    names = {c.stem for c in RUNNABLE if c.parent.name == "transformer"}
+    expected = {
+        "shakespeare_char_gpt",
+        "shakespeare_char_gpt_cpu",
+        "shakespeare_bpe_gpt",
+        "dates_transformer",
+        "imdb_transformer",
+        "nsmc_transformer",
+        "shakespeare_chat",
+    }
+    assert expected <= names
+
+
 # per domain: what makes a config fit the tiny data sets of conftest.tiny_root
 TINY_ARGS = {
     "vision": ["--data.init_args.val_size=40", "--data.init_args.batch_size=8"],

@@ -1,11 +1,11 @@
 """GPTLanguageModel: the shared language-model LightningModule, plus attention maps.
 
 Training, metrics (loss, perplexity, bits per character), AdamW with decay/no-decay groups
-(fused on CUDA), warm-up + cosine schedule, optional ``torch.compile`` and sampling all come
-from ``sequence.lm.module.LanguageModel``: an RNN and a GPT are trained by the same code, so
-their curves compare. What a transformer adds is ``attention_maps`` (``AttentionSource`` in
-``common/callbacks/protocol.py``): per layer, one (T, T) map per head, drawn by
-``AttentionMapCallback`` as ``val/attention/layer<i>``.
+(fused on CUDA where Lightning allows it), warm-up + cosine schedule, optional
+``torch.compile`` and sampling all come from ``sequence.lm.module.LanguageModel``: an RNN
+and a GPT are trained by the same code, so their curves compare. What a transformer adds
+is ``attention_maps`` (``AttentionSource`` in ``common/callbacks/protocol.py``): per layer,
+one (T, T) map per head, drawn by ``AttentionMapCallback`` as ``val/attention/layer<i>``.
 """
 
 from __future__ import annotations

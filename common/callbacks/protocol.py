@@ -25,7 +25,12 @@ LightningModule          ``AttentionSource``                   attention maps
 LightningModule          ``TokenAttributionSource``            token attributions
 DataModule               ``LanguageData``: ``tokenizer``,      text samples, ``litlab
                          ``prompt``                            generate``
-LightningModule          ``LanguageModelSource``: ``generate`` text samples, ``litlab generate``
+LightningModule          ``LanguageModelSource``: ``generate`` text samples, ``litlab generate``,
+                         (+ ``block_size``, see                ``litlab chat``
+                         ``context_size``)
+DataModule               ``DialogueData``: ``LanguageData`` +  ``litlab chat``, serve/
+                         ``turn_boundary``, ``speaker_tag``,
+                         ``format_turn``
 DataModule               ``ForecastData``                      forecast plot
 DataModule               ``Seq2SeqData``                       alignment heat maps
 LightningModule          ``AlignmentSource``                   alignment heat maps
@@ -179,7 +184,8 @@ class LanguageModelSource(Protocol):
     """A LightningModule that continues token sequences.
 
     Optionally also ``generate_iter(...)`` with the same arguments, yielding the new tokens
-    (B,) one at a time, which ``litlab generate`` uses to print while it samples.
+    (B,) one at a time, which ``litlab generate`` uses to print while it samples, and
+    ``block_size``: the longest context it reads (None or absent: no limit, as an RNN).
     """
 
     def generate(
@@ -192,6 +198,33 @@ class LanguageModelSource(Protocol):
         generator: Generator | None = None,
     ) -> Tensor:
         """Prompt ids (B, T) -> (B, T + max_new_tokens); temperature 0 is greedy."""
+        ...
+
+
+def context_size(model: object) -> int | None:
+    """The longest token context ``model`` reads (its ``block_size``); None: no limit."""
+    size = getattr(model, "block_size", None)
+    return int(size) if size is not None else None
+
+
+@runtime_checkable
+class DialogueData(LanguageData, Protocol):
+    """Language data made of speaker-tagged turns (``sequence/lm/dialogue.py``), for chat.
+
+    ``format_turn(s, t)`` starts with ``speaker_tag(s)`` and ends with ``turn_boundary``,
+    which occurs nowhere else in a formatted turn; a reply is sampled after the bot's tag
+    until the boundary. ``turn_boundary`` is None when the data is not dialogue.
+    """
+
+    @property
+    def turn_boundary(self) -> str | None: ...
+
+    def speaker_tag(self, speaker: str) -> str:
+        """What opens a turn, e.g. ``"ROMEO:"``."""
+        ...
+
+    def format_turn(self, speaker: str, text: str) -> str:
+        """One whole turn, e.g. ``"ROMEO: But, soft!\\n"``."""
         ...
 
 

@@ -10,6 +10,10 @@ published numbers (about 1.47 on a GPU, 1.88 for its small CPU recipe):
 With ``tokenizer="bpe"`` a byte-level BPE is trained on the training part of the text only
 (the same 90 % cut, in characters) and each part is encoded on its own.
 
+With ``format="dialogue"`` the plays are first rewritten as speaker-tagged turns, one per
+line (``ROMEO: text\n``, see ``sequence/lm/dialogue.py``), and the same split is taken of
+that text: what ``litlab chat`` models are trained on.
+
 A training example is a random window: ``x = data[i : i + block]``, ``y = data[i + 1 : i + 1
 + block]`` (the same text shifted by one), ``steps_per_epoch * batch_size`` of them per epoch.
 Validation uses a fixed set of windows (chosen once by ``seed``), so ``val/loss`` is the
@@ -29,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
 from common.callbacks.protocol import TokenBatch
 from common.data import locate_dataset, resolve_data_root
+from sequence.lm import dialogue
 from sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
 
 FILES = {"tiny": "shakespeare/input.txt", "complete": "shakespeare/complete_works.txt"}
@@ -75,6 +80,8 @@ class ShakespeareDataModule(L.LightningDataModule):
         steps_per_epoch: training batches per epoch (random windows, drawn with ``seed``).
         val_batches: fixed validation batches evaluated every epoch.
         prompt: start of the text samples (the sample callback and ``litlab generate``).
+        format: ``"plain"`` (the text as it is) or ``"dialogue"`` (one speaker-tagged turn
+            per line, for chat; ``DialogueData`` in ``common/callbacks/protocol.py``).
     """
 
     def __init__(
@@ -89,12 +96,15 @@ class ShakespeareDataModule(L.LightningDataModule):
         val_batches: int = 20,
         prompt: str = "ROMEO:",
         seed: int = 0,
+        format: Literal["plain", "dialogue"] = "plain",
     ) -> None:
         super().__init__()
         if corpus not in FILES:
             raise ValueError(f"unknown corpus {corpus!r}: use one of {sorted(FILES)}")
         if tokenizer not in ("char", "bpe"):
             raise ValueError(f"unknown tokenizer {tokenizer!r}: use 'char' or 'bpe'")
+        if format not in ("plain", "dialogue"):
+            raise ValueError(f"unknown format {format!r}: use 'plain' or 'dialogue'")
         self.save_hyperparameters()
         self.root = resolve_data_root(root)
         self._tokenizer: CharTokenizer | SubwordTokenizer | None = None
@@ -120,6 +130,8 @@ class ShakespeareDataModule(L.LightningDataModule):
         if self.train_data is not None:
             return
         text = self.read_text()
+        if self.hparams.format == "dialogue":
+            text = dialogue.dialogue_text(text)
         cut = int(len(text) * 0.9)
         if self.hparams.tokenizer == "char":
             if self._tokenizer is None:
@@ -193,6 +205,19 @@ class ShakespeareDataModule(L.LightningDataModule):
     def token_strings(self, ids: Tensor) -> list[str]:
         """Each token as it reads in the text (for axis labels)."""
         return self.tokenizer.token_strings(ids.tolist())
+
+    # --- protocol: DialogueData (``litlab chat``) ------------------------------------------
+
+    @property
+    def turn_boundary(self) -> str | None:
+        """What ends every turn (a newline), or None for plain text: no turns to chat in."""
+        return dialogue.TURN_END if self.hparams.format == "dialogue" else None
+
+    def speaker_tag(self, speaker: str) -> str:
+        return dialogue.speaker_tag(speaker)
+
+    def format_turn(self, speaker: str, text: str) -> str:
+        return dialogue.format_turn(speaker, text)
 
     # --- what a checkpoint keeps: the vocabulary, so new prompts encode the same way --------
 

@@ -139,15 +139,25 @@ class LanguageModel(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         groups = decay_groups(self, hp.weight_decay)  # none on norms and biases
-        # foreach (PyTorch's default on CUDA) updates all parameters in a few batched kernels;
-        # the fused kernel nanoGPT uses is refused by Lightning's mixed precision together
-        # with gradient clipping, which every language-model recipe here uses
-        opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
+        opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), fused=self._fusable())
         total = self.trainer.estimated_stepping_batches
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: warmup_cosine(s, hp.warmup_steps, total, hp.min_lr_ratio)
         )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _fusable(self) -> bool:
+        """Whether AdamW may use its fused CUDA kernel (one launch for all parameters).
+
+        Lightning refuses gradient clipping with a fused optimizer under mixed precision, so
+        then PyTorch's default (foreach: a few batched kernels) is kept.
+        """
+        if self.device.type != "cuda":
+            return False
+        trainer = self._trainer
+        clipping = bool(trainer is not None and trainer.gradient_clip_val)
+        mixed = trainer is not None and "mixed" in str(trainer.precision)
+        return not (clipping and mixed)
 
     # --- protocol: LanguageModelSource (common/callbacks/protocol.py) ----------------------
 
