@@ -96,8 +96,9 @@ class MultiHeadAttention(nn.Module):
         if d_model % n_heads:
             raise ValueError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
         self.n_heads, self.causal, self.dropout = n_heads, causal, dropout
-        self.query = nn.Linear(d_model, d_model, bias=bias)
-        self.key_value = nn.Linear(d_model, 2 * d_model, bias=bias)
+        # queries, keys and values in one (3C, C) matrix: one matmul for self-attention
+        # (nanoGPT's c_attn); cross-attention applies its first third and the rest apart
+        self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.proj = nn.Linear(d_model, d_model, bias=bias)  # back into the residual stream
         self.out_drop = nn.Dropout(dropout)
         self.rope = rope
@@ -135,9 +136,14 @@ class MultiHeadAttention(nn.Module):
         with ``need_weights``, the weights (B, heads, Tq, Tk), each row summing to 1.
         """
         b, tq, c = x.shape
-        q = self._heads(self.query(x))  # (B, nh, Tq, hs)
-        k, v = self.key_value(x if memory is None else memory).split(c, dim=2)
-        k, v = self._heads(k), self._heads(v)  # (B, nh, Tk, hs)
+        if memory is None:
+            q, k, v = self.in_proj(x).split(c, dim=2)
+        else:
+            w, bias = self.in_proj.weight, self.in_proj.bias
+            q = F.linear(x, w[:c], None if bias is None else bias[:c])
+            kv = F.linear(memory, w[c:], None if bias is None else bias[c:])
+            k, v = kv.split(c, dim=2)
+        q, k, v = self._heads(q), self._heads(k), self._heads(v)  # (B, nh, T, hs)
         past = cache.length if cache is not None else 0
         if self.rope is not None:
             q, k = self.rope(q, past), self.rope(k, past)

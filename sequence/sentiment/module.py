@@ -3,7 +3,8 @@
 The network is a plain ``nn.Module`` passed in by class path (``net`` in the experiment
 YAML), called as ``net(ids, lengths) -> logits``. This class adds the loss, torchmetrics per
 stage, AdamW with a one-cycle or cosine schedule, and the protocol of the picture callbacks:
-``embedding_layer()`` (token attributions) and ``attention_maps()`` (attention pooling).
+``embedding_layer()`` (token attributions) and ``attention_maps()`` (attention pooling, or
+a transformer's self-attention).
 
 Logged keys: ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``val/f1``,
 ``val/auroc``, ``val/acc_best``, and the same under ``test/``.
@@ -39,7 +40,8 @@ class TextClassifier(L.LightningModule):
 
     Args:
         net: ``net(ids (B, T), lengths (B,)) -> logits (B, num_classes)`` with an
-            ``embedding`` layer (and ``pool_weights`` for attention maps).
+            ``embedding`` layer (and ``attention_maps`` or ``pool_weights`` for attention
+            maps), e.g. ``BiRNNClassifier`` or ``transformer.classifier.TransformerClassifier``.
         num_classes: must match the network and the data.
         lr: peak learning rate (AdamW).
         weight_decay: on matrices only, not on biases and norms.
@@ -144,6 +146,10 @@ class TextClassifier(L.LightningModule):
         return self.net.embedding
 
     def attention_maps(self, inputs: TokenBatch) -> dict[str, Tensor]:
-        """``{"pool": (B, 1 head, 1 query, T)}``: the attention-pooling weights."""
+        """The net's own ``attention_maps(ids, lengths)`` when it has them (a transformer:
+        ``{"layer0": (B, heads, T, T), ...}``), else ``{"pool": (B, 1 head, 1 query, T)}``:
+        the attention-pooling weights."""
         ids, lengths = inputs
+        if hasattr(self.net, "attention_maps"):
+            return self.net.attention_maps(ids, lengths)
         return {"pool": self.net.pool_weights(ids, lengths)[:, None, None, :]}

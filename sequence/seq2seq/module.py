@@ -11,7 +11,9 @@ accuracy), ``val/acc`` (exact match), ``val/acc_best``, the same under ``test/``
 
 The network is any ``nn.Module`` with ``forward(ids, lengths, target_in) -> logits``,
 ``greedy(ids, lengths, bos, eos, max_len) -> (outputs, weights)`` and
-``beam_search(ids, lengths, bos, eos, max_len, beam) -> outputs``, like ``Seq2SeqGRU``.
+``beam_search(ids, lengths, bos, eos, max_len, beam) -> outputs``, like ``Seq2SeqGRU`` or
+``transformer.encoder_decoder.Seq2SeqTransformer``; greedy's weights are (B, T_out, S) for
+one attention or (B, heads, T_out, S).
 """
 
 from __future__ import annotations
@@ -96,10 +98,11 @@ class Seq2SeqModule(L.LightningModule):
         return self.net.beam_search(*inputs, bos, eos, self.hparams.max_output_len, beam)
 
     def alignments(self, inputs: TokenBatch) -> tuple[Tensor, Tensor]:
-        """Greedy outputs (B, T) and attention weights (B, 1 head, T, S) (AlignmentSource)."""
+        """Greedy outputs (B, T) and attention weights (B, heads, T, S) (AlignmentSource);
+        a net with one attention (B, T, S), like the GRU's, gets a head axis of 1."""
         _, bos, eos = self.specials.tolist()
         outputs, weights = self.net.greedy(*inputs, bos, eos, self.hparams.max_output_len)
-        return outputs, weights[:, None]
+        return outputs, weights[:, None] if weights.dim() == 3 else weights
 
     def _loss(self, inputs: TokenBatch, target: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         target_in, target_out = target[:, :-1], target[:, 1:]  # <s> y1 .. | y1 .. </s>
