@@ -108,9 +108,11 @@ def test_generation_goes_past_the_block_size_without_exceeding_positions():
 def test_weights_are_tied_and_residual_projections_are_scaled_down():
     net = GPT(GPTConfig(n_layer=8, n_embd=64, n_head=4))
     assert net.head.weight is net.tok_emb.weight
-    proj = net.blocks[0].attn.proj.weight.std().item()
-    fc = net.blocks[0].mlp.fc.weight.std().item()
-    assert proj == pytest.approx(0.02 / 4, rel=0.1) and fc == pytest.approx(0.02, rel=0.1)
+    block = net.blocks[0]
+    for scaled in (block.attn.proj.weight, block.mlp.proj.weight):
+        assert scaled.std().item() == pytest.approx(0.02 / 4, rel=0.1)
+    for plain in (block.attn.in_proj.weight, block.mlp.fc.weight):
+        assert plain.std().item() == pytest.approx(0.02, rel=0.1)
 
 
 def test_the_gpt_overfits_one_batch(tiny_root: Path):

@@ -69,7 +69,7 @@ class GPT(nn.Module):
         # GPT-2: the projections back into the residual stream get std 0.02 / sqrt(2 n_layer),
         # since every block adds two of them and the stream's variance would grow with depth
         for name, p in self.named_parameters():
-            if name.endswith("proj.weight"):
+            if name.endswith((".attn.proj.weight", ".mlp.proj.weight")):  # not in_proj
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
 
     @staticmethod
