@@ -8,6 +8,8 @@
     litlab explain --ckpt C --input F ... --out D   Grad-CAM / token attributions as files
     litlab generate --ckpt C --prompt "ROMEO:"      sample from a language model
     litlab chat --ckpt C [--user YOU --bot ROMEO]   talk with a model trained on dialogue
+    litlab export --ckpt C --name N [--root models] copy a checkpoint into the model registry
+    litlab models [--root models]                   list the registry's models and versions
 
 Defaults added on top of Lightning's (all overridable in the YAML or on the command line):
 a TensorBoardLogger writing to ``logs/<domain>/<experiment>/version_N`` (the experiment is
@@ -153,6 +155,12 @@ def _run_extra(command: str, argv: list[str]) -> None:
         status = explain_main(argv)
         if status:
             raise SystemExit(status)
+    elif command in ("export", "models"):
+        from common.registry import export_main, models_main
+
+        status = (export_main if command == "export" else models_main)(argv)
+        if status:
+            raise SystemExit(status)
 
 
 EXTRA_COMMANDS = {
@@ -161,6 +169,8 @@ EXTRA_COMMANDS = {
     "generate": "sample text from a trained language model checkpoint (RNN or GPT)",
     "chat": "talk with a language model trained on speaker-tagged turns (dialogue)",
     "explain": "Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
+    "export": "copy a checkpoint into the versioned model registry (models/<name>/v<N>/)",
+    "models": "list the models in the registry: versions, latest, kind, best score",
 }
 
 

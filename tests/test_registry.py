@@ -1,0 +1,165 @@
+"""The model registry: versioned exports of real checkpoints, loaded back without pickles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO
+
+from common.checkpoints import load_trained
+from common.cli import run as litlab
+from common.registry import FILES, RegistryError, export, list_models, load, resolve
+
+
+def _fit(work: Path, args: list[str]) -> Path:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        litlab(["fit", *args, "--trainer.enable_progress_bar=false", "--test=false"])
+    return next(work.glob("logs/*/*/version_0/checkpoints/best.ckpt"))
+
+
+@pytest.fixture(scope="module")
+def mnist_ckpt(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """best.ckpt of one epoch of mnist_cnn on the tiny MNIST copy."""
+    config = REPO / "experiments" / "vision" / "mnist_cnn.yaml"
+    return _fit(
+        tmp_path_factory.mktemp("mnist"),
+        ["--config", str(config), f"--data.root={tiny_root}", "--data.init_args.val_size=40",
+         "--data.init_args.batch_size=16", "--trainer.max_epochs=1"],
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def gpt_ckpt(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """best.ckpt of three steps of the CPU-recipe GPT (tied head) on the tiny text."""
+    config = REPO / "experiments" / "transformer" / "shakespeare_char_gpt_cpu.yaml"
+    return _fit(
+        tmp_path_factory.mktemp("gpt"),
+        ["--config", str(config), f"--data.root={tiny_root}",
+         "--data.init_args.steps_per_epoch=3", "--data.init_args.val_batches=1",
+         "--trainer.max_steps=3"],
+    )  # fmt: skip
+
+
+def test_exporting_twice_makes_v1_then_v2_and_a_bare_name_loads_the_latest(
+    mnist_ckpt: Path, gpt_ckpt: Path, tmp_path: Path
+):
+    assert export(mnist_ckpt, "demo", tmp_path) == tmp_path / "demo" / "v1"
+    assert export(gpt_ckpt, "demo", tmp_path) == tmp_path / "demo" / "v2"
+    assert resolve("demo", tmp_path).name == "v2"
+    assert type(load("demo", tmp_path)[0]).__name__ == "GPTLanguageModel"
+    assert type(load("demo@1", tmp_path)[0]).__name__ == "ImageClassifier"
+    assert type(load("demo@v1", tmp_path)[0]).__name__ == "ImageClassifier"
+
+
+def test_a_version_folder_holds_safetensors_and_json_and_no_pickle(
+    mnist_ckpt: Path, tmp_path: Path
+):
+    folder = export(mnist_ckpt, "mnist-cnn", tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
+    assert not [p for p in tmp_path.rglob("*") if p.suffix in (".ckpt", ".pt", ".pth", ".pkl")]
+    assert [p.name for p in (tmp_path / "mnist-cnn").iterdir()] == ["v1"]  # no temp folder left
+
+
+def test_exported_image_classifier_gives_the_checkpoints_logits_and_classes(
+    mnist_ckpt: Path, tmp_path: Path
+):
+    export(mnist_ckpt, "mnist-cnn", tmp_path)
+    model, data = load("mnist-cnn", tmp_path)
+    original, original_data = load_trained(mnist_ckpt)
+    images = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(model(images), original(images))
+    assert not model.training
+    assert data.classes == original_data.classes == [str(i) for i in range(10)]
+    assert data.state_dict() == original_data.state_dict()  # normalisation too
+    card = (tmp_path / "mnist-cnn" / "v1" / "card.md").read_text()
+    assert "image classifier" in card and "val/acc" in card and "git commit" in card
+
+
+def test_exported_gpt_gives_the_checkpoints_logits_keeps_its_head_tied_and_its_tokenizer(
+    gpt_ckpt: Path, tmp_path: Path
+):
+    folder = export(gpt_ckpt, "shakespeare-gpt", tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model"]["init_args"]["net"]["init_args"]["config"]["n_layer"] == 4
+    model, data = load("shakespeare-gpt", tmp_path)
+    original, original_data = load_trained(gpt_ckpt)
+    ids = torch.randint(40, (2, 24))
+    with torch.no_grad():
+        assert torch.equal(model(ids), original(ids))
+    assert model.net.head.weight is model.net.tok_emb.weight
+    with torch.no_grad():  # still one tensor: a change to the embedding moves the head
+        model.net.tok_emb.weight[0, 0] += 1.0
+    assert model.net.head.weight[0, 0] == model.net.tok_emb.weight[0, 0]
+    text = "ROMEO: soft"
+    assert data.tokenizer.encode(text) == original_data.tokenizer.encode(text)
+    assert data.tokenizer.decode(data.tokenizer.encode(text)) == text
+    assert list_models(tmp_path)[0]["kind"] == "language model"
+
+
+@pytest.mark.parametrize("name", ["CIFAR", "a b", "../up", ".hidden", "x@1", ""])
+def test_bad_names_are_refused(mnist_ckpt: Path, tmp_path: Path, name: str):
+    with pytest.raises(RegistryError, match="bad model name"):
+        export(mnist_ckpt, name, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_unknown_names_and_versions_raise_a_clear_registry_error(mnist_ckpt: Path, tmp_path: Path):
+    export(mnist_ckpt, "mnist-cnn", tmp_path)
+    with pytest.raises(RegistryError, match="no model named 'nope'.*known: mnist-cnn"):
+        load("nope", tmp_path)
+    with pytest.raises(RegistryError, match=r"no version 'v7' \(versions: v1\)"):
+        load("mnist-cnn@v7", tmp_path)
+
+
+@pytest.mark.parametrize("where", ["model", "net"])
+def test_an_untrusted_class_path_in_config_json_is_refused(
+    mnist_ckpt: Path, tmp_path: Path, where: str
+):
+    folder = export(mnist_ckpt, "mnist-cnn", tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    spec = config["model"] if where == "model" else config["model"]["init_args"]["net"]
+    spec["class_path"] = "evil.payload.Model"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RegistryError, match="evil.payload.Model.*outside litlab's packages"):
+        load("mnist-cnn", tmp_path)
+
+
+def test_corrupt_weights_raise_a_registry_error(mnist_ckpt: Path, tmp_path: Path):
+    folder = export(mnist_ckpt, "mnist-cnn", tmp_path)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(RegistryError, match="missing or corrupt"):
+        load("mnist-cnn", tmp_path)
+
+
+def test_litlab_export_and_models_on_the_command_line(
+    mnist_ckpt: Path, gpt_ckpt: Path, tmp_path: Path, capsys
+):
+    root = str(tmp_path / "reg")
+    litlab(["export", "--ckpt", str(mnist_ckpt), "--name", "mnist-cnn", "--root", root])
+    litlab(["export", "--ckpt", str(mnist_ckpt), "--name", "mnist-cnn", "--root", root])
+    litlab(["export", "--ckpt", str(gpt_ckpt), "--name", "gpt", "--root", root])
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].endswith(str(Path("reg") / "gpt" / "v1"))
+    litlab(["models", "--root", root])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["name", "versions", "latest", "kind", "metric"]
+    assert table[1].split()[:3] == ["gpt", "1", "v1"] and "val/loss=" in table[1]
+    assert table[2].split()[:4] == ["mnist-cnn", "2", "v2", "image"] and "val/acc=" in table[2]
+
+
+def test_litlab_export_exits_2_with_one_line_on_a_user_error(
+    mnist_ckpt: Path, tmp_path: Path, capsys
+):
+    with pytest.raises(SystemExit) as exit_:
+        litlab(["export", "--ckpt", str(mnist_ckpt), "--name", "Bad Name", "--root", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().out.strip().count("\n") == 0
+    with pytest.raises(SystemExit) as exit_:
+        litlab(["export", "--ckpt", str(tmp_path / "missing.ckpt"), "--name", "x"])
+    assert exit_.value.code == 2
