@@ -43,6 +43,22 @@ def _import_trusted(class_path: str, what: str) -> type:
         raise CheckpointError(f"the checkpoint's {what} {class_path!r} cannot be imported") from err
 
 
+def check_trusted(config: object, what: str) -> None:
+    """Refuse any class path, at any depth (e.g. the ``net`` inside the model), that is not
+    from litlab's packages: rebuilding a checkpoint imports every class it names."""
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key in ("class_path", "_class_path") and isinstance(value, str):
+                module = value.rpartition(".")[0]
+                if module.split(".")[0] not in trusted_prefixes():
+                    _import_trusted(value, what)  # raises with the explanation
+            else:
+                check_trusted(value, what)
+    elif isinstance(config, list):
+        for value in config:
+            check_trusted(value, what)
+
+
 def read_hparams(path: str | Path) -> dict:
     """The checkpoint's tensors-free header: hyper-parameters of model and data."""
     path = Path(path)
@@ -68,6 +84,7 @@ def load_trained(
 ) -> tuple[L.LightningModule, L.LightningDataModule | None]:
     """(model in eval mode, DataModule restored from its state or None) from a checkpoint."""
     hparams = read_hparams(path)
+    check_trusted(hparams["model"], "model")
     _import_trusted(hparams["model"]["_class_path"], "model")
     with warnings.catch_warnings():  # rebuilt from its config, the net is not a stray module
         warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
@@ -75,6 +92,7 @@ def load_trained(
     model.eval()
     data = None
     if "_class_path" in hparams["data"]:
+        check_trusted(hparams["data"], "DataModule")
         _import_trusted(hparams["data"]["_class_path"], "DataModule")
         data = L.LightningDataModule.load_from_checkpoint(path)
     return model, data

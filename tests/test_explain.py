@@ -147,6 +147,16 @@ def test_checkpoint_naming_code_outside_litlab_is_refused(text_run: Path, tmp_pa
         load_trained(bad)
 
 
+def test_a_nested_class_path_outside_litlab_is_refused_too(mnist_run: Path, tmp_path):
+    """The net inside the model is rebuilt from its class path as well: check it before."""
+    ckpt = torch.load(mnist_run / "checkpoints" / "best.ckpt", weights_only=True)
+    ckpt["hyper_parameters"]["net"]["class_path"] = "os.system"
+    bad = tmp_path / "nested.ckpt"
+    torch.save(ckpt, bad)
+    with pytest.raises(CheckpointError, match="'os.system'"):
+        load_trained(bad)
+
+
 def test_litlab_explain_console_entry(mnist_run: Path, tmp_path):
     image = tmp_path / "zero.png"
     write_png(torch.zeros(1, 28, 28, dtype=torch.uint8), str(image))
