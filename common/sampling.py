@@ -15,6 +15,8 @@ so ``litlab generate`` and the sample callback behave the same whatever the netw
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import Tensor
 
@@ -82,3 +84,10 @@ def unsafe_tail(text: str, stops: list[str] | tuple[str, ...]) -> int:
                 longest = n
                 break
     return longest
+
+
+def append_tokens(ids: Tensor, new_tokens: Iterable[Tensor]) -> Tensor:
+    """Prompt ids (B, T) and new tokens (B,) one by one -> (B, T + n): what every
+    language model's ``generate`` returns around its ``generate_iter``."""
+    new = list(new_tokens)
+    return torch.cat([ids, torch.stack(new, dim=1)], dim=1) if new else ids

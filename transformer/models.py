@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from common.sampling import sample_next
+from common.sampling import append_tokens, sample_next
 from transformer.attention import KVCache, RotaryEmbedding
 from transformer.layers import Block, PositionalEncoding, PositionEmbedding
 
@@ -171,9 +171,9 @@ class GPT(nn.Module):
         use_cache: bool = True,
     ) -> Tensor:
         """Prompt ids (B, T) -> ids (B, T + max_new_tokens): the prompt and its continuation."""
-        new = list(
+        return append_tokens(
+            ids,
             self.generate_iter(
                 ids, max_new_tokens, temperature, top_k, top_p, generator, vocab_limit, use_cache
-            )
+            ),
         )
-        return torch.cat([ids, torch.stack(new, dim=1)], dim=1) if new else ids

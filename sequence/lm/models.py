@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from common.sampling import sample_next
+from common.sampling import append_tokens, sample_next
 
 Cell = Literal["rnn", "lstm", "gru"]
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -127,9 +127,9 @@ class RNNLanguageModel(nn.Module):
         vocab_limit: int | None = None,
     ) -> Tensor:
         """Prompt ids (B, T) -> ids (B, T + max_new_tokens): the prompt and its continuation."""
-        new = list(
+        return append_tokens(
+            ids,
             self.generate_iter(
                 ids, max_new_tokens, temperature, top_k, top_p, generator, vocab_limit
-            )
+            ),
         )
-        return torch.cat([ids, torch.stack(new, dim=1)], dim=1) if new else ids
