@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sequence.seq2seq.beam import beam_search
 from transformer.attention import KVCache, RotaryEmbedding
 from transformer.layers import Block, PositionalEncoding, PositionEmbedding
 
@@ -166,37 +166,20 @@ class Seq2SeqTransformer(nn.Module):
     def beam_search(
         self, ids: Tensor, lengths: Tensor, bos: int, eos: int, max_len: int, beam: int = 4
     ) -> Tensor:
-        """Keep the ``beam`` most probable partial outputs (sum of log-probabilities) per input;
-        return the best finished one (B, max_len). With ``beam=1`` this is greedy decoding.
-
-        The beams live in the batch dimension: row ``b * beam + k`` is beam k of input b; when
-        beams are re-ranked, the rows of every layer's key/value cache follow them.
-        """
-        b, k, v = len(ids), beam, self.vocab_size
+        """The best of ``beam`` partial outputs per input (B, max_len); see
+        ``sequence/seq2seq/beam.py``. When beams are re-ranked, the rows of every layer's
+        key/value cache follow them."""
         memory, mask, _ = self.encode(ids, lengths)
-        memory, mask = memory.repeat_interleave(k, dim=0), mask.repeat_interleave(k, dim=0)
+        memory, mask = memory.repeat_interleave(beam, dim=0), mask.repeat_interleave(beam, dim=0)
         caches = [KVCache() for _ in self.decoder]
-        scores = torch.zeros(b, k, device=ids.device)
-        scores[:, 1:] = float("-inf")  # all beams start equal: keep one, or all K would tie
-        prev = torch.full((b * k,), bos, dtype=torch.long, device=ids.device)
-        done = torch.zeros(b * k, dtype=torch.bool, device=ids.device)
-        seqs = torch.empty(b * k, 0, dtype=torch.long, device=ids.device)
-        for _ in range(max_len):
-            logits, _ = self.decode(prev[:, None], memory, mask, caches)
-            logp = F.log_softmax(logits[:, -1], dim=-1)  # (B*K, V)
-            # a finished beam may only grow by padding, at no cost: it stays one candidate
-            logp[done] = float("-inf")
-            logp[done, self.pad_id] = 0.0
-            total = (scores.reshape(-1, 1) + logp).view(b, k * v)
-            scores, flat = total.topk(k, dim=-1)  # (B, K)
-            rows = (torch.arange(b, device=ids.device)[:, None] * k + flat // v).flatten()
-            prev = (flat % v).flatten()
-            seqs = torch.cat([seqs[rows], prev[:, None]], dim=1)
-            done = done[rows] | (prev == eos)
+
+        def step(prev: Tensor) -> Tensor:
+            return self.decode(prev[:, None], memory, mask, caches)[0][:, -1]  # (B*K, V)
+
+        def reorder(rows: Tensor) -> None:
             for cache in caches:  # each surviving beam keeps its own parent's past
                 cache.k, cache.v = cache.k[rows], cache.v[rows]
-            if bool(done.all()):
-                break
-        best = scores.argmax(dim=-1) + torch.arange(b, device=ids.device) * k
-        out = seqs[best]
-        return F.pad(out, (0, max_len - out.shape[1]), value=self.pad_id)
+
+        return beam_search(
+            step, reorder, len(ids), beam, bos, eos, self.pad_id, max_len, ids.device
+        )

@@ -19,9 +19,10 @@ its own prediction back, greedily (``greedy``) or keeping the ``beam`` best part
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from sequence.seq2seq.beam import beam_search
 
 
 class AdditiveAttention(nn.Module):
@@ -136,35 +137,20 @@ class Seq2SeqGRU(nn.Module):
     def beam_search(
         self, ids: Tensor, lengths: Tensor, bos: int, eos: int, max_len: int, beam: int = 4
     ) -> Tensor:
-        """Keep the ``beam`` most probable partial outputs (sum of log-probabilities) per input;
-        return the best finished one (B, max_len). With ``beam=1`` this is greedy decoding.
-
-        The beams live in the batch dimension: row ``b * beam + k`` is beam k of input b.
-        """
-        b, k, v = len(ids), beam, self.vocab_size
+        """The best of ``beam`` partial outputs per input (B, max_len); see ``beam.py``."""
         states, projected, pad_mask, state = self.encode(ids, lengths)
-        memory = tuple(m.repeat_interleave(k, dim=0) for m in (states, projected, pad_mask))
-        state = state.repeat_interleave(k, dim=0)  # (B*K, H)
-        scores = torch.zeros(b, k, device=ids.device)
-        scores[:, 1:] = float("-inf")  # all beams start equal: keep one, or all K would tie
-        prev = torch.full((b * k,), bos, dtype=torch.long, device=ids.device)
-        done = torch.zeros(b * k, dtype=torch.bool, device=ids.device)
-        seqs = torch.empty(b * k, 0, dtype=torch.long, device=ids.device)
-        for _ in range(max_len):
+        memory = tuple(m.repeat_interleave(beam, dim=0) for m in (states, projected, pad_mask))
+        state = state.repeat_interleave(beam, dim=0)  # (B*K, H)
+
+        def step(prev: Tensor) -> Tensor:
+            nonlocal state
             logits, state, _ = self.step(prev, state, memory)
-            logp = F.log_softmax(logits, dim=-1)  # (B*K, V)
-            # a finished beam may only grow by padding, at no cost: it stays one candidate
-            logp[done] = float("-inf")
-            logp[done, self.pad_id] = 0.0
-            total = (scores.reshape(-1, 1) + logp).view(b, k * v)
-            scores, flat = total.topk(k, dim=-1)  # (B, K)
-            rows = (torch.arange(b, device=ids.device)[:, None] * k + flat // v).flatten()
-            prev = (flat % v).flatten()
-            seqs = torch.cat([seqs[rows], prev[:, None]], dim=1)
-            state, done = state[rows], done[rows] | (prev == eos)
-            if bool(done.all()):
-                break
-        # outputs all end in eos for dates; a length penalty would matter for free text
-        best = scores.argmax(dim=-1) + torch.arange(b, device=ids.device) * k
-        out = seqs[best]
-        return F.pad(out, (0, max_len - out.shape[1]), value=self.pad_id)
+            return logits
+
+        def reorder(rows: Tensor) -> None:
+            nonlocal state
+            state = state[rows]
+
+        return beam_search(
+            step, reorder, len(ids), beam, bos, eos, self.pad_id, max_len, ids.device
+        )

@@ -1,0 +1,56 @@
+"""Beam search, once for every encoder-decoder (the GRU of ``models.py`` and the transformer).
+
+Keep the ``beam`` most probable partial outputs (sum of log-probabilities) per input and
+return the best finished one. The beams live in the batch dimension: row ``b * beam + j`` is
+beam j of input b. A network takes part through two callbacks: ``step(prev)`` feeds the
+previous tokens (B*K,) and returns next-token logits (B*K, V), and ``reorder(rows)`` makes
+the decoder's state (a recurrent state, a key/value cache) follow the surviving beams, each
+keeping its own parent's past. With ``beam=1`` this is greedy decoding (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def beam_search(
+    step: Callable[[Tensor], Tensor],
+    reorder: Callable[[Tensor], None],
+    batch: int,
+    beam: int,
+    bos: int,
+    eos: int,
+    pad: int,
+    max_len: int,
+    device: torch.device,
+) -> Tensor:
+    """The best output per input (batch, max_len): ``eos`` then padding after it."""
+    b, k = batch, beam
+    scores = torch.zeros(b, k, device=device)
+    scores[:, 1:] = float("-inf")  # all beams start equal: keep one, or all K would tie
+    prev = torch.full((b * k,), bos, dtype=torch.long, device=device)
+    done = torch.zeros(b * k, dtype=torch.bool, device=device)
+    seqs = torch.empty(b * k, 0, dtype=torch.long, device=device)
+    for _ in range(max_len):
+        logp = F.log_softmax(step(prev), dim=-1)  # (B*K, V)
+        v = logp.shape[-1]
+        # a finished beam may only grow by padding, at no cost: it stays one candidate
+        logp[done] = float("-inf")
+        logp[done, pad] = 0.0
+        total = (scores.reshape(-1, 1) + logp).view(b, k * v)
+        scores, flat = total.topk(k, dim=-1)  # (B, K)
+        rows = (torch.arange(b, device=device)[:, None] * k + flat // v).flatten()
+        prev = (flat % v).flatten()
+        seqs = torch.cat([seqs[rows], prev[:, None]], dim=1)
+        done = done[rows] | (prev == eos)
+        reorder(rows)
+        if bool(done.all()):
+            break
+    # outputs all end in eos for dates; a length penalty would matter for free text
+    best = scores.argmax(dim=-1) + torch.arange(b, device=device) * k
+    out = seqs[best]
+    return F.pad(out, (0, max_len - out.shape[1]), value=pad)
