@@ -10,6 +10,7 @@
     litlab chat --ckpt C [--user YOU --bot ROMEO]   talk with a model trained on dialogue
     litlab export --ckpt C --name N [--root models] copy a checkpoint into the model registry
     litlab models [--root models]                   list the registry's models and versions
+    litlab serve [--root models] [--port 8000]      JSON API + web app for those models
 
 Defaults added on top of Lightning's (all overridable in the YAML or on the command line):
 a TensorBoardLogger writing to ``logs/<domain>/<experiment>/version_N`` (the experiment is
@@ -161,6 +162,12 @@ def _run_extra(command: str, argv: list[str]) -> None:
         status = (export_main if command == "export" else models_main)(argv)
         if status:
             raise SystemExit(status)
+    elif command == "serve":
+        from serve.cli import main as serve_main  # needs the [serve] extra
+
+        status = serve_main(argv)
+        if status:
+            raise SystemExit(status)
 
 
 EXTRA_COMMANDS = {
@@ -171,6 +178,7 @@ EXTRA_COMMANDS = {
     "explain": "Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
     "export": "copy a checkpoint into the versioned model registry (models/<name>/v<N>/)",
     "models": "list the models in the registry: versions, latest, kind, best score",
+    "serve": "JSON API + web app for the registry's models on 127.0.0.1:8000 (extra [serve])",
 }
 
 

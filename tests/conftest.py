@@ -158,3 +158,11 @@ class CrashAfterFirstEpoch(L.Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch == 1:
             raise RuntimeError("simulated crash")
+
+
+@pytest.fixture(scope="session")
+def serve_registry(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry with one tiny model of each kind serve/ answers (tests/serve_models.py)."""
+    from serve_models import build_registry
+
+    return build_registry(tiny_root, tmp_path_factory.mktemp("serve"))

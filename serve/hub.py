@@ -1,0 +1,315 @@
+"""The models ``litlab serve`` answers with: loaded once from the registry, shared by the
+JSON API (``serve/api.py``) and the web app (``serve/webapp.py``).
+
+Every method takes plain Python values (bytes, str, numbers) and returns plain ones (dicts,
+PNG bytes, text pieces), so the two front ends stay thin. Bad input raises ``InputError``
+with the HTTP status the API answers with; nothing here knows about HTTP otherwise.
+
+Thread safety: FastAPI runs these methods in its thread pool. Grad-CAM and integrated
+gradients put hooks on a model, which a concurrent forward pass through the same model would
+trip, so every call that runs a classifier holds that model's lock. Generation only reads
+the weights and keeps its key/value cache in local variables, so it runs without one.
+Matplotlib is not thread-safe, so drawing holds one process-wide lock.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image, UnidentifiedImageError
+
+from common.attribution import evaluating, integrated_gradients
+from common.callbacks.protocol import DialogueData, LanguageModelSource
+from common.chat import ChatSession
+from common.explain import explain_images, explain_texts
+from common.generate import stream_text
+from common.registry import RegistryError, list_models, load, resolve, task_kind
+
+IMAGE = "image classifier"
+TEXT = "text classifier"
+LM = "language model"
+SERVED_KINDS = (IMAGE, TEXT, LM)
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # an upload bigger than this is refused (413)
+MAX_PIXELS = 4096 * 4096  # and so is a small file that decodes into a huge image
+DRAWING = threading.Lock()
+
+
+class InputError(ValueError):
+    """An input the models cannot answer: ``status`` is the HTTP status to reply with."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Served:
+    """One registered model, loaded: what it is and how to reach it."""
+
+    name: str
+    version: str
+    kind: str
+    model: L.LightningModule
+    data: L.LightningDataModule | None
+    metric: str = "-"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def chat(self) -> bool:
+        """A language model trained on speaker-tagged turns can hold a conversation."""
+        return isinstance(self.data, DialogueData) and self.data.turn_boundary is not None
+
+    def describe(self) -> dict:
+        out = {"name": self.name, "version": self.version, "kind": self.kind}
+        out["metric"] = self.metric
+        if self.kind in (IMAGE, TEXT):
+            out["classes"] = list(self.data.classes)
+        if self.kind == LM:
+            out["chat"] = self.chat
+        return out
+
+
+def png(fig: Figure) -> bytes:
+    """A figure as PNG bytes; the figure is cleared (figures of common/viz.py own no pyplot
+    state, so clearing is all the closing they need)."""
+    buf = io.BytesIO()
+    with DRAWING:
+        fig.savefig(buf, format="png", dpi=100)
+        fig.clf()
+    return buf.getvalue()
+
+
+def read_image(blob: bytes, max_bytes: int = MAX_IMAGE_BYTES) -> torch.Tensor:
+    """Uploaded bytes -> a uint8 image (C, H, W); InputError for anything else."""
+    if not blob:
+        raise InputError("the upload is empty: send an image file (PNG, JPEG, GIF, WebP)", 400)
+    if len(blob) > max_bytes:
+        raise InputError(
+            f"the image is {len(blob) / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB",
+            413,
+        )
+    try:
+        with Image.open(io.BytesIO(blob)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise InputError(f"the image is {img.width}x{img.height} pixels; too large", 413)
+            img = img.convert("L" if img.mode in ("1", "L", "I", "I;16", "F") else "RGB")
+            array = np.asarray(img, dtype=np.uint8)
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
+        raise InputError(f"not a readable image ({type(err).__name__})", 415) from err
+    array = array[:, :, None] if array.ndim == 2 else array  # (H, W, C)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def _each_without_grad(pieces: Iterator[str]) -> Iterator[str]:
+    """Advance a generator under ``no_grad``, one step at a time: a streaming response may
+    call ``next`` from a different worker thread each time, and grad mode is per thread."""
+    while True:
+        with torch.no_grad():
+            try:
+                piece = next(pieces)
+            except StopIteration:
+                return
+        yield piece
+
+
+class ModelHub:
+    """The latest version of every servable model in a registry (or of the refs asked for).
+
+    Args:
+        root: the registry folder (``litlab export`` writes it).
+        refs: ``name`` or ``name@v2`` entries to serve; default: every model's latest version.
+        max_image_bytes: the upload limit of ``classify`` / ``explain_image``.
+    """
+
+    def __init__(
+        self,
+        root: str | Path = "models",
+        refs: list[str] | None = None,
+        max_image_bytes: int = MAX_IMAGE_BYTES,
+    ) -> None:
+        self.root, self.max_image_bytes = Path(root), max_image_bytes
+        self.models: dict[str, Served] = {}
+        self.skipped: dict[str, str] = {}  # name -> why it is not served
+        rows = {row["name"]: row for row in list_models(root)}
+        for ref in refs if refs is not None else list(rows):
+            name = ref.partition("@")[0]
+            try:
+                folder = resolve(ref, root)
+                model, data = load(ref, root)
+            except RegistryError as err:
+                self.skipped[name] = str(err)
+                continue
+            kind = task_kind(model, data)
+            if kind not in SERVED_KINDS:
+                self.skipped[name] = f"a {kind}: nothing to serve it with"
+                continue
+            for p in model.parameters():  # no request ever trains; gradients are for inputs
+                p.requires_grad_(False)
+            metric = rows.get(name, {}).get("metric", "-")
+            self.models[name] = Served(name, folder.name, kind, model, data, metric)
+
+    # --- looking models up ----------------------------------------------------------------
+
+    def get(self, name: str, kind: str) -> Served:
+        served = self.models.get(name)
+        if served is None:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise InputError(f"no model named {name!r} is served (served: {known})", 404)
+        if served.kind != kind:
+            raise InputError(f"{name!r} is a {served.kind}, not a {kind}", 422)
+        return served
+
+    def names(self, kind: str, chat: bool | None = None) -> list[str]:
+        return [
+            s.name
+            for s in self.models.values()
+            if s.kind == kind and (chat is None or s.chat == chat)
+        ]
+
+    def describe(self) -> list[dict]:
+        return [s.describe() for s in self.models.values()]
+
+    # --- images ---------------------------------------------------------------------------
+
+    def classify(self, name: str, blob: bytes, top_k: int = 5) -> dict:
+        """Top-k classes of an uploaded image: ``{"model", "top": [{"label", "prob"}]}``."""
+        served = self.get(name, IMAGE)
+        image = read_image(blob, self.max_image_bytes)
+        with served.lock, evaluating(served.model), torch.no_grad():
+            x = served.data.encode_images([image]).to(served.model.device)
+            probs = served.model(x).float().softmax(dim=-1)[0]
+        p, i = probs.topk(min(top_k, probs.numel()))
+        top = [{"label": served.data.classes[c], "prob": v} for c, v in zip(i.tolist(), p.tolist())]
+        return {"model": f"{served.name}@{served.version}", "top": top}
+
+    def explain_image(self, name: str, blob: bytes, top_k: int = 3) -> dict:
+        """Top classes and a Grad-CAM figure (PNG bytes) of an uploaded image."""
+        served = self.get(name, IMAGE)
+        image = read_image(blob, self.max_image_bytes)
+        with served.lock:
+            exp = explain_images(served.model, served.data, [image], top_k=top_k)[0]
+        top = [{"label": c, "prob": p} for c, p in exp.top]
+        return {"model": f"{served.name}@{served.version}", "top": top,
+                "gradcam_png": png(exp.figures["gradcam"])}  # fmt: skip
+
+    # --- text -----------------------------------------------------------------------------
+
+    def _encode(self, served: Served, text: str):
+        text = text.strip()
+        if not text:
+            raise InputError("the text is empty", 422)
+        batch = served.data.encode_texts([text])
+        if int(batch.lengths[0]) == 0:
+            raise InputError("the text has no token the model knows", 422)
+        return batch
+
+    def sentiment(self, name: str, text: str, attributions: bool = True, n_steps: int = 20) -> dict:
+        """Class probabilities of a text and, optionally, each token's integrated-gradients
+        attribution to the predicted class (positive: pushed towards it)."""
+        served = self.get(name, TEXT)
+        model, data = served.model, served.data
+        ids, lengths = (t.to(model.device) for t in self._encode(served, text))
+        with served.lock, evaluating(model):
+            if attributions:
+                att = integrated_gradients(
+                    model, model.embedding_layer(), ids, lengths, data.pad_id, n_steps=n_steps
+                )
+                probs = att.probs[0]
+            else:
+                with torch.no_grad():
+                    probs = model(ids, lengths).float().softmax(dim=-1)[0]
+        out = {
+            "model": f"{served.name}@{served.version}",
+            "label": data.classes[int(probs.argmax())],
+            "probs": dict(zip(data.classes, probs.tolist())),
+        }
+        if attributions:
+            n = int(lengths[0])
+            out["tokens"] = data.token_strings(ids[0, :n])
+            out["scores"] = att.scores[0, :n].tolist()
+        return out
+
+    def explain_text(self, name: str, text: str, n_steps: int = 50) -> dict:
+        """The pictures of ``litlab explain`` for one text: token attributions (PNG and
+        HTML) and, for models with attention, one attention figure per layer."""
+        served = self.get(name, TEXT)
+        self._encode(served, text)  # the same checks as sentiment()
+        with served.lock:
+            exp = explain_texts(served.model, served.data, [text.strip()], n_steps=n_steps)[0]
+        return {
+            "model": f"{served.name}@{served.version}",
+            "top": [{"label": c, "prob": p} for c, p in exp.top],
+            "html": exp.html,
+            "figures_png": {k: png(fig) for k, fig in exp.figures.items()},
+        }
+
+    # --- generation -----------------------------------------------------------------------
+
+    def _ids(self, served: Served, text: str) -> torch.Tensor:
+        tokenizer = served.data.tokenizer
+        try:
+            ids = tokenizer.encode(text)
+        except ValueError as err:  # a character vocabulary meets a character it never saw
+            raise InputError(f"the prompt cannot be encoded: {err}", 422) from err
+        if not ids:
+            raise InputError("the prompt is empty", 422)
+        return torch.tensor([ids], dtype=torch.long, device=served.model.device)
+
+    def generate(
+        self,
+        name: str,
+        prompt: str,
+        max_new_tokens: int = 200,
+        temperature: float = 0.8,
+        top_k: int | None = 40,
+        top_p: float | None = None,
+        seed: int = 0,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        """The continuation of ``prompt``, in pieces as it is sampled (prompt not included).
+        Checks run now, so a bad request fails before the first piece is sent."""
+        served = self.get(name, LM)
+        ids = self._ids(served, prompt)
+        model: LanguageModelSource = served.model
+        g = torch.Generator(device=served.model.device).manual_seed(seed)
+        pieces = stream_text(
+            model, served.data.tokenizer, ids, max_new_tokens, temperature, top_k, top_p, g,
+            stops=[s for s in stop or [] if s],
+        )  # fmt: skip
+        return _each_without_grad(pieces)
+
+    def chat(
+        self,
+        name: str,
+        history: list[tuple[str, str]],
+        message: str,
+        user: str = "YOU",
+        bot: str = "ROMEO",
+        seed: int = 0,
+        **sampling: float | int | None,
+    ) -> Iterator[str]:
+        """The bot's reply to ``message`` after ``history`` ([(speaker, text)], oldest first,
+        speakers being ``user`` or ``bot``), in pieces. The server keeps no conversation:
+        the caller sends the history each time."""
+        served = self.get(name, LM)
+        if not served.chat:
+            raise InputError(f"{name!r} was not trained on dialogue; it cannot chat", 422)
+        if not message.strip():
+            raise InputError("the message is empty", 422)
+        try:
+            session = ChatSession(served.model, served.data, user, bot, seed=seed, **sampling)
+        except ValueError as err:
+            raise InputError(str(err), 422) from err
+        session.history = [(speaker, session.clean(text)) for speaker, text in history]
+        return _each_without_grad(session.stream(message))
+

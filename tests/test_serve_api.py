@@ -1,0 +1,297 @@
+"""The JSON API of litlab serve: every endpoint on the tiny registry, and every bad input
+getting a clear 4xx (never a 500)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from PIL import Image
+from torchvision.io import decode_image
+
+from common.registry import load
+from serve.api import create_app
+from serve.cli import _parser
+from serve.cli import main as serve_main
+from serve.hub import ModelHub
+
+MODELS = {"mnist-cnn", "imdb-bilstm", "nsmc-bilstm", "shakespeare-gpt", "shakespeare-chat"}
+
+
+@pytest.fixture(scope="module")
+def hub(serve_registry: Path) -> ModelHub:
+    return ModelHub(serve_registry)
+
+
+@pytest.fixture(scope="module")
+def client(hub: ModelHub) -> TestClient:
+    return TestClient(create_app(hub, ui=False))
+
+
+def image_bytes(fmt: str = "PNG", mode: str = "RGB", size=(40, 30), seed: int = 0) -> bytes:
+    g = torch.Generator().manual_seed(seed)
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    pixels = torch.randint(0, 256, (size[1], size[0], channels), generator=g, dtype=torch.uint8)
+    img = Image.fromarray(pixels.squeeze(-1).numpy() if mode == "L" else pixels.numpy(), mode)
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def blank_png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (width, height)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def classify(client: TestClient, blob: bytes, model: str = "mnist-cnn", **form):
+    files = {"file": ("upload.png", blob, "image/png")}
+    return client.post("/classify", files=files, data={"model": model, **form})
+
+
+# --- health, models -------------------------------------------------------------------------
+
+
+def test_health_and_models_list_every_served_model_with_its_kind(client: TestClient):
+    assert client.get("/health").json()["models"] == len(MODELS)
+    models = {m["name"]: m for m in client.get("/models").json()}
+    assert set(models) == MODELS
+    assert models["mnist-cnn"]["kind"] == "image classifier"
+    assert models["mnist-cnn"]["classes"] == [str(i) for i in range(10)]
+    assert models["nsmc-bilstm"]["classes"] == ["negative", "positive"]
+    assert models["shakespeare-chat"]["chat"] is True
+    assert models["shakespeare-gpt"]["chat"] is False
+    assert all(m["version"] == "v1" for m in models.values())
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def test_classify_gives_the_models_own_top_classes(client: TestClient, serve_registry: Path):
+    blob = image_bytes()
+    r = classify(client, blob, top_k=3)
+    assert r.status_code == 200, r.text
+    top = r.json()["top"]
+    model, data = load("mnist-cnn", serve_registry)
+    rgb = decode_image(torch.frombuffer(bytearray(blob), dtype=torch.uint8))  # (3, H, W)
+    x = data.encode_images([rgb])  # what `litlab explain` does with the same file
+    with torch.no_grad():
+        p, i = model(x).softmax(-1)[0].topk(3)
+    assert [t["label"] for t in top] == [data.classes[c] for c in i.tolist()]
+    assert [t["prob"] for t in top] == pytest.approx(p.tolist(), abs=1e-6)
+
+
+@pytest.mark.parametrize(("fmt", "mode"), [("JPEG", "RGB"), ("PNG", "RGBA"), ("PNG", "L"),
+                                           ("GIF", "RGB"), ("WEBP", "RGB")])  # fmt: skip
+def test_classify_reads_common_formats_and_channel_counts(client: TestClient, fmt, mode):
+    r = classify(client, image_bytes(fmt, mode))
+    assert r.status_code == 200, r.text
+    assert len(r.json()["top"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("blob", "status", "says"),
+    [
+        (b"this is not an image", 415, "not a readable image"),
+        (image_bytes()[:60], 415, "not a readable image"),  # a truncated PNG
+        (b"", 400, "empty"),
+        (blank_png(5000, 5000), 413, "too large"),  # a small file that decodes huge
+    ],
+)
+def test_bad_uploads_get_a_clear_4xx(client: TestClient, blob: bytes, status: int, says: str):
+    r = classify(client, blob)
+    assert r.status_code == status and says in r.json()["detail"]
+    r = client.post("/explain/image", files={"file": ("x", blob)}, data={"model": "mnist-cnn"})
+    assert r.status_code == status
+
+
+def test_an_upload_over_the_size_limit_is_refused(hub: ModelHub, client: TestClient, monkeypatch):
+    monkeypatch.setattr(hub, "max_image_bytes", 1000)
+    r = classify(client, image_bytes(size=(200, 200)))
+    assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+
+def test_unknown_model_wrong_kind_and_missing_fields(client: TestClient):
+    r = classify(client, image_bytes(), model="resnet-9000")
+    assert r.status_code == 404 and "served: imdb-bilstm" in r.json()["detail"]
+    r = classify(client, image_bytes(), model="imdb-bilstm")
+    assert r.status_code == 422 and "text classifier, not a image" in r.json()["detail"]
+    assert client.post("/classify", data={"model": "mnist-cnn"}).status_code == 422
+    assert classify(client, image_bytes(), top_k=0).status_code == 422
+
+
+def test_explain_image_returns_a_gradcam_png(client: TestClient):
+    r = client.post("/explain/image", files={"file": ("x.png", image_bytes())},
+                    data={"model": "mnist-cnn", "top_k": 2})  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["top"]) == 2
+    png = base64.b64decode(body["gradcam_png"])
+    assert png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).width > 200
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "text"),
+    [("imdb-bilstm", "A wonderful, moving film."),
+     ("nsmc-bilstm", "정말 재미있는 영화였어요")],
+)  # fmt: skip
+def test_sentiment_in_english_and_korean_with_token_attributions(client, model, text):
+    r = client.post("/sentiment", json={"model": model, "text": text})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert sum(body["probs"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert body["label"] == max(body["probs"], key=body["probs"].get)
+    assert len(body["tokens"]) == len(body["scores"]) > 1
+    assert any(abs(s) > 0 for s in body["scores"])
+    plain = client.post("/sentiment", json={"model": model, "text": text, "attributions": False})
+    assert plain.json()["probs"] == pytest.approx(body["probs"], abs=1e-5)
+    assert plain.json()["tokens"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"model": "imdb-bilstm", "text": ""}, 422),
+        ({"model": "imdb-bilstm", "text": "  \n\t "}, 422),
+        ({"model": "imdb-bilstm", "text": "x" * 5001}, 422),
+        ({"model": "imdb-bilstm"}, 422),
+        ({"model": "nope", "text": "fine"}, 404),
+        ({"model": "shakespeare-gpt", "text": "fine"}, 422),
+    ],
+)
+def test_bad_texts_get_a_clear_4xx(client: TestClient, body: dict, status: int):
+    for path in ("/sentiment", "/explain/text"):
+        r = client.post(path, json=body)
+        assert r.status_code == status and r.json()["detail"], (path, r.text)
+
+
+def test_explain_text_returns_attribution_and_attention_pictures(client: TestClient):
+    r = client.post("/explain/text", json={"model": "imdb-bilstm", "text": "Great fun."})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {"attributions", "attention-pool"} <= set(body["figures_png"])
+    assert all(base64.b64decode(v).startswith(b"\x89PNG") for v in body["figures_png"].values())
+    assert "<span" in body["html"]
+
+
+# --- generation and chat --------------------------------------------------------------------
+
+
+def generate(client: TestClient, **body) -> str:
+    r = client.post("/generate", json={"model": "shakespeare-gpt", "prompt": "ROMEO:", **body})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    return r.text
+
+
+def test_generate_streams_pieces_reproducibly_and_obeys_its_limits(client: TestClient):
+    with client.stream("POST", "/generate", json={"model": "shakespeare-gpt", "prompt": "ROMEO:",
+                                                  "max_new_tokens": 40}) as r:  # fmt: skip
+        pieces = list(r.iter_text())
+    assert len(pieces) > 1  # streamed, not sent at the end
+    text = "".join(pieces)
+    assert 0 < len(text) <= 40  # a character model: one character per token
+    assert generate(client, max_new_tokens=40) == text  # seed 0 both times
+    assert generate(client, max_new_tokens=40, seed=1) != text
+    greedy = generate(client, max_new_tokens=30, temperature=0)
+    assert greedy == generate(client, max_new_tokens=30, temperature=0, seed=5)
+
+
+def test_generate_stops_at_a_stop_string(client: TestClient):
+    text = generate(client, max_new_tokens=200)
+    stop = text[10:12]  # two characters that do occur
+    cut = generate(client, max_new_tokens=200, stop=[stop])
+    assert cut == text[: text.index(stop)]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"prompt": "안녕"}, 422, "not in this"),  # the character vocabulary has no Hangul
+        ({"prompt": ""}, 422, ""),
+        ({"max_new_tokens": 0}, 422, ""),
+        ({"max_new_tokens": 100_000}, 422, ""),
+        ({"temperature": -1}, 422, ""),
+        ({"top_p": 0}, 422, ""),
+        ({"model": "nope"}, 404, "no model named"),
+        ({"model": "imdb-bilstm"}, 422, "not a language model"),
+    ],
+)
+def test_bad_generation_requests_get_a_clear_4xx(client, body: dict, status: int, says: str):
+    r = client.post("/generate", json={"model": "shakespeare-gpt", "prompt": "ROMEO:", **body})
+    assert r.status_code == status and says in str(r.json()["detail"])
+
+
+def test_chat_replies_within_one_turn_and_reads_the_history(client: TestClient):
+    body = {"model": "shakespeare-chat", "message": "Speak, speak.", "user": "ROMEO",
+            "bot": "JULIET", "max_new_tokens": 60}  # fmt: skip
+    first = client.post("/chat", json=body)
+    assert first.status_code == 200, first.text
+    assert "\n" not in first.text  # the reply ends at the turn boundary
+    history = [{"speaker": "user", "text": "Speak, speak."}, {"speaker": "bot", "text": first.text}]
+    second = client.post("/chat", json={**body, "history": history})
+    assert second.status_code == 200 and "\n" not in second.text
+    assert client.post("/chat", json={**body, "history": history}).text == second.text
+
+
+def test_bad_chat_requests_get_a_clear_4xx(client: TestClient):
+    body = {"model": "shakespeare-chat", "message": "hi", "user": "ROMEO", "bot": "JULIET"}
+    r = client.post("/chat", json={**body, "model": "shakespeare-gpt"})
+    assert r.status_code == 422 and "not trained on dialogue" in r.json()["detail"]
+    assert client.post("/chat", json={**body, "message": " "}).status_code == 422
+    assert client.post("/chat", json={**body, "user": "1337"}).status_code == 422
+    bad_turn = {**body, "history": [{"speaker": "narrator", "text": "x"}]}
+    assert client.post("/chat", json=bad_turn).status_code == 422
+
+
+# --- serving ----------------------------------------------------------------------------------
+
+
+def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(client: TestClient):
+    """Grad-CAM hooks on the same model must not leak into concurrent classifications."""
+    blobs = [image_bytes(seed=s) for s in range(4)]
+    alone = [classify(client, b).json() for b in blobs]
+
+    def one(i: int) -> tuple[int, dict]:
+        if i % 2:  # interleave Grad-CAM (hooks + gradients) with plain classification
+            r = client.post("/explain/image", files={"file": ("x.png", blobs[i % 4])},
+                            data={"model": "mnist-cnn"})  # fmt: skip
+            return r.status_code, {}
+        return 200, classify(client, blobs[i % 4]).json()
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(16)))
+    assert all(status == 200 for status, _ in results)
+    for i, (_, body) in enumerate(results):
+        if body:
+            assert body == alone[i % 4]
+
+
+def test_each_request_is_logged_with_its_latency(client: TestClient, caplog):
+    with caplog.at_level(logging.INFO, logger="litlab.serve"):
+        client.get("/health")
+        client.post("/sentiment", json={"model": "nope", "text": "x"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "litlab.serve"]
+    assert any(line.startswith("GET /health 200 ") and line.endswith(" ms") for line in lines)
+    assert any(line.startswith("POST /sentiment 404 ") for line in lines)
+
+
+def test_serve_binds_loopback_by_default_and_refuses_an_empty_registry(tmp_path, capsys):
+    assert _parser().parse_args([]).host == "127.0.0.1"
+    assert serve_main(["--root", str(tmp_path)]) == 2
+    assert "no servable model" in capsys.readouterr().err
+
+
+def test_a_hub_of_chosen_versions_and_a_broken_ref(serve_registry: Path):
+    hub = ModelHub(serve_registry, ["mnist-cnn@v1", "imdb-bilstm@v9"])
+    assert list(hub.models) == ["mnist-cnn"]
+    assert "no version" in hub.skipped["imdb-bilstm"]
