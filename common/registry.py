@@ -33,6 +33,7 @@ from safetensors.torch import load_file, save_file
 
 from common.callbacks import protocol as P
 from common.checkpoints import CheckpointError, _import_trusted, check_trusted, load_trained
+from common.data import MissingDataError
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 FILES = ("model.safetensors", "config.json", "datamodule_state.json", "metrics.json", "card.md")
@@ -347,7 +348,7 @@ def export_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         print(export(args.ckpt, args.name, args.root))
-    except RegistryError as err:
+    except (RegistryError, MissingDataError) as err:  # the DataModule reads its class names
         print(f"litlab export: {err}")
         return 2
     return 0

@@ -188,3 +188,18 @@ def test_litlab_generate_continues_a_prompt_with_a_gpt_checkpoint(gpt_checkpoint
     assert text.startswith("ROMEO:") and len(text.rstrip("\n")) >= len("ROMEO:") + 90
     assert generate(args + ["--seed", "3"]) == 0
     assert capsys.readouterr().out == text
+
+
+def test_checkpoints_with_separate_query_and_key_value_matrices_still_load():
+    """Checkpoints written before the one ``in_proj`` matrix (e.g. the chat model) load as
+    the same function: ``query`` and ``key_value`` are stacked into ``in_proj``."""
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(16, 4, bias=True, causal=True)
+    w, b = attn.in_proj.weight.detach(), attn.in_proj.bias.detach()
+    legacy = {f"proj.{k}": v for k, v in attn.proj.state_dict().items()}
+    legacy |= {"query.weight": w[:16], "key_value.weight": w[16:]}
+    legacy |= {"query.bias": b[:16], "key_value.bias": b[16:]}
+    fresh = MultiHeadAttention(16, 4, bias=True, causal=True)
+    fresh.load_state_dict(legacy, strict=True)
+    x = torch.randn(2, 5, 16)
+    assert torch.equal(fresh(x)[0], attn(x)[0])

@@ -103,6 +103,17 @@ class MultiHeadAttention(nn.Module):
         self.out_drop = nn.Dropout(dropout)
         self.rope = rope
 
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        # checkpoints written before queries, keys and values shared one matrix held
+        # ``query`` (C, C) and ``key_value`` (2C, C); stacked, they are ``in_proj``
+        for kind in ("weight", "bias"):
+            q, kv = f"{prefix}query.{kind}", f"{prefix}key_value.{kind}"
+            if q in state_dict and kv in state_dict:
+                state_dict[f"{prefix}in_proj.{kind}"] = torch.cat(
+                    [state_dict.pop(q), state_dict.pop(kv)]
+                )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _heads(self, x: Tensor) -> Tensor:
         b, t, c = x.shape
         return x.view(b, t, self.n_heads, c // self.n_heads).transpose(1, 2)  # (B, nh, T, hs)
