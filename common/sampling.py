@@ -50,16 +50,20 @@ def sample_next(
 ) -> Tensor:
     """Next-token logits (B, V) -> token ids (B,).
 
-    ``temperature=0`` is greedy (argmax, no randomness); otherwise the filtered, tempered
-    distribution is sampled with ``generator`` (on the logits' device) for reproducibility.
+    ``temperature=0`` is greedy (argmax, no randomness), and so is one below 1e-38 (0 in
+    float32); otherwise the filtered, tempered distribution is sampled with ``generator`` (on
+    the logits' device) for reproducibility.
     """
     if logits.ndim != 2:
         raise ValueError(f"expected logits of shape (B, V), got {tuple(logits.shape)}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     logits = logits.float()
-    if temperature == 0:
+    if temperature < torch.finfo(logits.dtype).tiny:  # 0, or so small float32 makes it 0
         return logits.argmax(dim=-1)
+    # the best logit moved to 0 first: a tiny temperature (1e-30) would otherwise overflow the
+    # division to inf, and softmax's inf - inf to nan; this way it tends to greedy, as it should
+    logits = logits - logits.max(dim=-1, keepdim=True).values
     logits = filter_logits(logits / temperature, top_k, top_p)
     probs = logits.softmax(dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)

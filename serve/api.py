@@ -170,6 +170,8 @@ def create_app(hub: ModelHub, ui: bool = True) -> FastAPI:
         t = time.perf_counter()
         response = await call_next(request)
         ms = (time.perf_counter() - t) * 1000
+        if request.method == "GET" and request.url.path.startswith("/ui/"):
+            return response  # the web app's page assets: dozens per page load
         log.info("%s %s %d %.1f ms", request.method, request.url.path, response.status_code, ms)
         return response
 

@@ -9,7 +9,8 @@ Thread safety: FastAPI runs these methods in its thread pool. Grad-CAM and integ
 gradients put hooks on a model, which a concurrent forward pass through the same model would
 trip, so every call that runs a classifier holds that model's lock. Generation only reads
 the weights and keeps its key/value cache in local variables, so it runs without one.
-Matplotlib is not thread-safe, so drawing holds one process-wide lock.
+Matplotlib is not thread-safe, so whatever draws (the explanations, saving PNGs) holds one
+process-wide lock: explanations run one at a time, classification and generation do not wait.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -77,13 +79,18 @@ class Served:
         return out
 
 
+def article(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
 def png(fig: Figure) -> bytes:
-    """A figure as PNG bytes; the figure is cleared (figures of common/viz.py own no pyplot
-    state, so clearing is all the closing they need)."""
+    """A figure as PNG bytes; the figure is closed (common/viz.py makes its figures with
+    ``plt.subplots``, so pyplot keeps each one until it is: a leak per explanation)."""
     buf = io.BytesIO()
     with DRAWING:
         fig.savefig(buf, format="png", dpi=100)
         fig.clf()
+        plt.close(fig)
     return buf.getvalue()
 
 
@@ -166,7 +173,7 @@ class ModelHub:
             known = ", ".join(sorted(self.models)) or "none"
             raise InputError(f"no model named {name!r} is served (served: {known})", 404)
         if served.kind != kind:
-            raise InputError(f"{name!r} is a {served.kind}, not a {kind}", 422)
+            raise InputError(f"{name!r} is a {served.kind}, not {article(kind)}", 422)
         return served
 
     def names(self, kind: str, chat: bool | None = None) -> list[str]:
@@ -196,7 +203,7 @@ class ModelHub:
         """Top classes and a Grad-CAM figure (PNG bytes) of an uploaded image."""
         served = self.get(name, IMAGE)
         image = read_image(blob, self.max_image_bytes)
-        with served.lock:
+        with served.lock, DRAWING:  # the figure is made in there too
             exp = explain_images(served.model, served.data, [image], top_k=top_k)[0]
         top = [{"label": c, "prob": p} for c, p in exp.top]
         return {"model": f"{served.name}@{served.version}", "top": top,
@@ -244,7 +251,7 @@ class ModelHub:
         HTML) and, for models with attention, one attention figure per layer."""
         served = self.get(name, TEXT)
         self._encode(served, text)  # the same checks as sentiment()
-        with served.lock:
+        with served.lock, DRAWING:
             exp = explain_texts(served.model, served.data, [text.strip()], n_steps=n_steps)[0]
         return {
             "model": f"{served.name}@{served.version}",

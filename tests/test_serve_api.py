@@ -121,7 +121,7 @@ def test_unknown_model_wrong_kind_and_missing_fields(client: TestClient):
     r = classify(client, image_bytes(), model="resnet-9000")
     assert r.status_code == 404 and "served: imdb-bilstm" in r.json()["detail"]
     r = classify(client, image_bytes(), model="imdb-bilstm")
-    assert r.status_code == 422 and "text classifier, not a image" in r.json()["detail"]
+    assert r.status_code == 422 and "text classifier, not an image classifier" in r.json()["detail"]
     assert client.post("/classify", data={"model": "mnist-cnn"}).status_code == 422
     assert classify(client, image_bytes(), top_k=0).status_code == 422
 
