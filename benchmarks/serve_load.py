@@ -160,7 +160,9 @@ def run(args: argparse.Namespace, proc: subprocess.Popen, base: str, spawned: fl
 
     t_classify = float("nan")
     if image:
-        wait_until(lambda: classify(poll).status_code == 200, proc, args.start_timeout)
+        first = classify(poll)  # the models are loaded once /health answers: no retrying
+        if first.status_code != 200:
+            raise RuntimeError(f"/classify with {image!r}: {first.status_code} {first.text}")
         t_classify = time.perf_counter() - spawned
     poll.close()
     settings = [("/classify", image, classify)] if image else []

@@ -188,6 +188,9 @@ def export(
     raw = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
     tensors, aliases = _weights(model)
     data_state = raw.get(type(data).__qualname__, {}) if data is not None else {}
+    if data is not None and not data_state and callable(getattr(data, "state_dict", None)):
+        # a checkpoint older than the DataModule's state: work it out from the data now
+        data_state = data.state_dict()
     config = {
         "model": _class_config(raw["hyper_parameters"]),
         "data": _class_config(raw["datamodule_hyper_parameters"]) if data is not None else None,

@@ -16,6 +16,7 @@ process-wide lock: explanations run one at a time, classification and generation
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -156,14 +157,22 @@ class ModelHub:
             except RegistryError as err:
                 self.skipped[name] = str(err)
                 continue
-            kind = task_kind(model, data)
+            # the kind recorded at export; working it out again may need the training data
+            kind = json.loads((folder / "config.json").read_text()).get("registry", {}).get("kind")
+            kind = kind or task_kind(model, data)
             if kind not in SERVED_KINDS:
                 self.skipped[name] = f"a {kind}: nothing to serve it with"
                 continue
+            try:
+                served = Served(name, folder.name, kind, model, data)
+                served.describe()  # class names etc. must come from the export, not the data
+            except Exception as err:  # noqa: BLE001 - e.g. MissingDataError, KeyError
+                self.skipped[name] = f"cannot describe its inputs without its data ({err})"
+                continue
             for p in model.parameters():  # no request ever trains; gradients are for inputs
                 p.requires_grad_(False)
-            metric = rows.get(name, {}).get("metric", "-")
-            self.models[name] = Served(name, folder.name, kind, model, data, metric)
+            served.metric = rows.get(name, {}).get("metric", "-")
+            self.models[name] = served
 
     # --- looking models up ----------------------------------------------------------------
 

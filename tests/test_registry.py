@@ -163,3 +163,14 @@ def test_litlab_export_exits_2_with_one_line_on_a_user_error(
     with pytest.raises(SystemExit) as exit_:
         litlab(["export", "--ckpt", str(tmp_path / "missing.ckpt"), "--name", "x"])
     assert exit_.value.code == 2
+
+
+def test_a_checkpoint_older_than_the_datamodule_state_gets_it_from_the_data(
+    mnist_ckpt: Path, tmp_path: Path
+):
+    raw = torch.load(mnist_ckpt, map_location="cpu", weights_only=False)
+    state = raw.pop("MNISTDataModule")  # what checkpoints written before it lacked
+    old = tmp_path / "old.ckpt"
+    torch.save(raw, old)
+    folder = export(old, "mnist-cnn", tmp_path / "models")
+    assert json.loads((folder / "datamodule_state.json").read_text()) == state

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -295,3 +296,18 @@ def test_a_hub_of_chosen_versions_and_a_broken_ref(serve_registry: Path):
     hub = ModelHub(serve_registry, ["mnist-cnn@v1", "imdb-bilstm@v9"])
     assert list(hub.models) == ["mnist-cnn"]
     assert "no version" in hub.skipped["imdb-bilstm"]
+
+
+def test_a_model_exported_without_what_encodes_its_inputs_is_skipped_with_a_reason(
+    serve_registry: Path, tmp_path: Path
+):
+    import shutil
+
+    shutil.copytree(serve_registry / "mnist-cnn", tmp_path / "mnist-cnn")
+    folder = tmp_path / "mnist-cnn" / "v1"
+    (folder / "datamodule_state.json").write_text("{}")
+    config = json.loads((folder / "config.json").read_text())
+    config["data"]["init_args"]["root"] = str(tmp_path / "nothing-here")  # no data either
+    (folder / "config.json").write_text(json.dumps(config))
+    hub = ModelHub(tmp_path)
+    assert not hub.models and "without its data" in hub.skipped["mnist-cnn"]
