@@ -3,11 +3,11 @@
     python benchmarks/serve_load.py                      # the models/ registry
     python benchmarks/serve_load.py --root /tmp/reg --requests 20
 
-Starts ``litlab serve --no-ui`` on a free port as a child process and measures the cold
-start: seconds from spawning it to ``/health`` answering ok, and to the first answer of
-``/classify`` (model loading, imports and the first forward pass included). Then, for
-``/classify`` (one fixed PNG, the first image classifier of ``GET /models``) and
-``/sentiment`` (one fixed English review, the first text classifier; with and without
+Starts ``litlab serve --no-ui`` (``--ui``: with the web app) on a free port as a child
+process and measures the cold start: seconds from spawning it to ``/health`` answering ok,
+and to the first answer of ``/classify`` (model loading, imports and the first forward pass
+included). Then, for ``/classify`` (one fixed PNG, the first image classifier of ``GET /models``)
+and ``/sentiment`` (one fixed English review, the first text classifier; with and without
 integrated-gradients attributions), with 1 and 8 concurrent clients (threads, one
 ``httpx.Client`` each): ``--requests`` requests after ``--warmup`` untimed ones, and their
 p50 / p99 latency, requests per second and errors (a non-200 answer or an exception).
@@ -61,9 +61,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(root: Path, port: int, log: io.TextIOBase) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "common.cli", "serve", "--no-ui", "--root", str(root),
-           "--port", str(port)]  # fmt: skip
+def start_server(root: Path, port: int, log: io.TextIOBase, ui: bool) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "common.cli", "serve", "--root", str(root), "--port", str(port)]
+    cmd += [] if ui else ["--no-ui"]
     return subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
 
@@ -198,6 +198,7 @@ def main() -> int:
     p.add_argument("--clients", type=int, nargs="+", default=[1, 8], help="concurrent clients")
     p.add_argument("--image-model", default=None, help="default: the first image classifier")
     p.add_argument("--text-model", default=None, help="default: the first text classifier")
+    p.add_argument("--ui", action="store_true", help="with the web app, as `litlab serve` runs")
     p.add_argument("--start-timeout", type=float, default=300, help="seconds to wait for it")
     p.add_argument("--out", type=Path, default=REPO / "results" / "local" / "serve_load.md")
     args = p.parse_args()
@@ -205,7 +206,7 @@ def main() -> int:
     port = free_port()
     with tempfile.NamedTemporaryFile("w+", prefix="serve_load_", suffix=".log") as log:
         spawned = time.perf_counter()
-        proc = start_server(args.root.resolve(), port, log)
+        proc = start_server(args.root.resolve(), port, log, args.ui)
         try:
             report = run(args, proc, f"http://127.0.0.1:{port}", spawned)
         except (RuntimeError, TimeoutError, httpx.HTTPError) as err:
