@@ -36,6 +36,7 @@ def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None 
         cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)  # (B, V)
         # drop a token when the tokens before it already reach p; the first always stays
         drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= top_p
+        drop_sorted[:, 0] = False  # even when p rounds to 0 in the logits' dtype (5e-324)
         drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
         logits = logits.masked_fill(drop, float("-inf"))
     return logits
