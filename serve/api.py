@@ -28,7 +28,7 @@ import logging
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -151,6 +151,14 @@ def _upload(file: UploadFile, limit: int) -> bytes:
     return file.file.read(limit + 1)
 
 
+async def single_fields(request: Request) -> None:
+    """A form field sent twice (``top_k=1&top_k=9``) is refused, not silently read as one."""
+    form = await request.form()  # parsed once already: Starlette keeps it
+    repeated = sorted({key for key in form if len(form.getlist(key)) > 1})
+    if repeated:
+        raise InputError(f"send each form field once ({', '.join(repeated)} came twice)", 422)
+
+
 def create_app(hub: ModelHub, ui: bool = True) -> FastAPI:
     """The API for ``hub``'s models; with ``ui``, the Gradio app mounted at ``/ui``."""
     app = FastAPI(
@@ -183,7 +191,11 @@ def create_app(hub: ModelHub, ui: bool = True) -> FastAPI:
     def models() -> list[dict]:
         return hub.describe()
 
-    @app.post("/classify", response_model=Classification, responses=UPLOAD_ERRORS)
+    once = [Depends(single_fields)]
+
+    @app.post(
+        "/classify", response_model=Classification, responses=UPLOAD_ERRORS, dependencies=once
+    )
     def classify(
         file: Annotated[UploadFile, File(description="PNG, JPEG, GIF or WebP")],
         model: Annotated[str, Form(min_length=1, max_length=100)],
@@ -228,7 +240,12 @@ def create_app(hub: ModelHub, ui: bool = True) -> FastAPI:
         )
         return StreamingResponse(pieces, media_type="text/plain; charset=utf-8")
 
-    @app.post("/explain/image", response_model=ImageExplanation, responses=UPLOAD_ERRORS)
+    @app.post(
+        "/explain/image",
+        response_model=ImageExplanation,
+        responses=UPLOAD_ERRORS,
+        dependencies=once,
+    )
     def explain_image(
         file: Annotated[UploadFile, File(description="PNG, JPEG, GIF or WebP")],
         model: Annotated[str, Form(min_length=1, max_length=100)],

@@ -311,3 +311,10 @@ def test_a_model_exported_without_what_encodes_its_inputs_is_skipped_with_a_reas
     (folder / "config.json").write_text(json.dumps(config))
     hub = ModelHub(tmp_path)
     assert not hub.models and "without its data" in hub.skipped["mnist-cnn"]
+
+
+def test_a_form_field_sent_twice_is_refused(client: TestClient):
+    fields = [("model", "mnist-cnn"), ("top_k", "1"), ("top_k", "3")]
+    parts = [("file", ("x.png", image_bytes(), "image/png"))]
+    r = client.post("/classify", files=parts + [(k, (None, v)) for k, v in fields])
+    assert r.status_code == 422 and "top_k" in r.json()["detail"]
