@@ -157,7 +157,7 @@ def _run_extra(command: str, argv: list[str]) -> None:
         if status:
             raise SystemExit(status)
     elif command in ("export", "models"):
-        from common.registry import export_main, models_main
+        from common.registry_cli import export_main, models_main
 
         status = (export_main if command == "export" else models_main)(argv)
         if status:

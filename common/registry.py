@@ -7,13 +7,13 @@
 Each version folder holds ``model.safetensors`` (the LightningModule's weights),
 ``config.json`` (model and data class paths with their init arguments), ``datamodule_state.json``
 (what the DataModule needs to encode new inputs: classes, normalisation, the tokenizer),
-``metrics.json`` and ``card.md``. Loading rebuilds the classes from config.json through the
-same trusted-package check as ``common.checkpoints`` and reads tensors with safetensors only.
+``metrics.json``, ``card.md`` and, with ``--onnx``, ``model.onnx``. Loading rebuilds the
+classes from config.json through the same trusted-package check as ``common.checkpoints``
+and reads tensors with safetensors only.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -33,7 +33,6 @@ from safetensors.torch import load_file, save_file
 
 from common.callbacks import protocol as P
 from common.checkpoints import CheckpointError, _import_trusted, check_trusted, load_trained
-from common.data import MissingDataError
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 FILES = ("model.safetensors", "config.json", "datamodule_state.json", "metrics.json", "card.md")
@@ -165,6 +164,11 @@ def _card(meta: dict, metrics: dict, classes: list | None) -> str:
         f"- classes: {', '.join(map(str, classes))}" if classes else "- classes: none",
         f"- metrics: {score} (epoch {metrics.get('epoch')}, step {metrics.get('global_step')})",
         *(f"- {k}: {v}" for k, v in metrics.get("reported", {}).items()),
+        *(
+            [f"- ONNX: `model.onnx`, |onnxruntime - PyTorch| <= {metrics['onnx_max_abs_diff']:.1e}"]
+            if "onnx_max_abs_diff" in metrics
+            else []
+        ),
         f"- source checkpoint: `{meta['source_checkpoint']}`",
         f"- git commit: {meta['git_commit']}",
         f"- created: {meta['created']}",
@@ -176,9 +180,15 @@ def _card(meta: dict, metrics: dict, classes: list | None) -> str:
 
 
 def export(
-    ckpt: str | Path, name: str, root: str | Path = "models", metrics: dict | None = None
+    ckpt: str | Path,
+    name: str,
+    root: str | Path = "models",
+    metrics: dict | None = None,
+    onnx: bool = False,
 ) -> Path:
-    """Copy a ``litlab fit`` checkpoint into ``root/name/v<next>/``; returns that folder."""
+    """Copy a ``litlab fit`` checkpoint into ``root/name/v<next>/``; returns that folder.
+    With ``onnx``, an image classifier also gets ``model.onnx``, checked against PyTorch
+    (``common/onnx_export.py``); a failed check exports nothing."""
     check_name(name)
     ckpt = Path(ckpt)
     try:
@@ -217,6 +227,16 @@ def export(
         save_file(tensors, tmp / "model.safetensors", metadata={"aliases": json.dumps(aliases)})
         os.chmod(tmp, 0o755)  # mkdtemp and safetensors make private files; a registry is shared
         os.chmod(tmp / "model.safetensors", 0o644)
+        if onnx:
+            if meta["kind"] != "image classifier":
+                raise RegistryError(f"ONNX export is for image classifiers, not a {meta['kind']}")
+            from common.onnx_export import OnnxMismatch, export_onnx
+
+            try:
+                scores |= export_onnx(model, tuple(data.image_shape), tmp / "model.onnx")
+            except OnnxMismatch as err:
+                raise RegistryError(str(err)) from err
+            os.chmod(tmp / "model.onnx", 0o644)
         (tmp / "datamodule_state.json").write_text(json.dumps(data_state, indent=1))
         (tmp / "metrics.json").write_text(json.dumps(scores, indent=1))
         while True:  # never overwrite: a concurrent export that took vN makes us take vN+1
@@ -336,40 +356,3 @@ def list_models(root: str | Path = "models") -> list[dict]:
             "metric": metric,
         })  # fmt: skip
     return rows
-
-
-# --- command line -------------------------------------------------------------------------
-
-
-def export_main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="litlab export", description="copy a checkpoint into the versioned model registry"
-    )
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by litlab fit")
-    parser.add_argument("--name", required=True, help="e.g. cifar10-resnet20")
-    parser.add_argument("--root", default="models", help="registry folder (default: models)")
-    args = parser.parse_args(argv)
-    try:
-        print(export(args.ckpt, args.name, args.root))
-    except (RegistryError, MissingDataError) as err:  # the DataModule reads its class names
-        print(f"litlab export: {err}")
-        return 2
-    return 0
-
-
-def models_main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="litlab models", description="list registered models")
-    parser.add_argument("--root", default="models", help="registry folder (default: models)")
-    args = parser.parse_args(argv)
-    rows = list_models(args.root)
-    if not rows:
-        print(f"no models in {args.root}/ (add one with litlab export --ckpt C --name N)")
-        return 0
-    table = [("name", "versions", "latest", "kind", "metric")]
-    table += [
-        (r["name"], str(len(r["versions"])), r["latest"], r["kind"], r["metric"]) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    return 0

@@ -174,3 +174,43 @@ def test_a_checkpoint_older_than_the_datamodule_state_gets_it_from_the_data(
     torch.save(raw, old)
     folder = export(old, "mnist-cnn", tmp_path / "models")
     assert json.loads((folder / "datamodule_state.json").read_text()) == state
+
+
+def test_onnx_export_of_an_image_classifier_matches_pytorch(mnist_ckpt: Path, tmp_path: Path):
+    import onnxruntime as ort
+
+    folder = export(mnist_ckpt, "mnist-cnn", tmp_path, onnx=True)
+    scores = json.loads((folder / "metrics.json").read_text())
+    assert scores["onnx_max_abs_diff"] <= 1e-4
+    assert "model.onnx" in (folder / "card.md").read_text()
+    model, _ = load("mnist-cnn", tmp_path)
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.rand(3, 1, 28, 28)  # a batch size the export never saw
+    out = torch.from_numpy(session.run(None, {"images": x.numpy()})[0])
+    with torch.no_grad():
+        assert torch.allclose(out, model(x), atol=1e-4)
+
+
+def test_onnx_export_refuses_a_language_model_and_leaves_nothing(gpt_ckpt: Path, tmp_path: Path):
+    with pytest.raises(RegistryError, match="ONNX export is for image classifiers"):
+        export(gpt_ckpt, "gpt", tmp_path, onnx=True)
+    assert list_models(tmp_path) == []
+
+
+def test_onnx_export_refuses_a_graph_that_does_not_match(
+    mnist_ckpt: Path, tmp_path: Path, monkeypatch
+):
+    class Wrong:  # an onnxruntime session whose answers are off by one
+        def __init__(self, path, providers):
+            self.real = real(path, providers=providers)
+
+        def run(self, names, feeds):
+            return [self.real.run(names, feeds)[0] + 1.0]
+
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+    monkeypatch.setattr(ort, "InferenceSession", Wrong)
+    with pytest.raises(RegistryError, match="not kept"):
+        export(mnist_ckpt, "mnist-cnn", tmp_path, onnx=True)
+    assert list(tmp_path.rglob("*.onnx")) == [] and list_models(tmp_path) == []
