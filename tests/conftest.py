@@ -166,3 +166,14 @@ def serve_registry(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
     from serve_models import build_registry
 
     return build_registry(tiny_root, tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module of small models: small matrices and recurrent steps
+    are faster on one core, and much faster when the CPU is shared (two spinning OpenMP
+    threads on two busy cores crawl)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -26,14 +26,7 @@ STRPTIME = {0: "%B %d, %Y", 1: "%d %b %Y", 2: "%m/%d/%Y", 3: "%m/%d/%y", 5: "%A,
 KOREAN_YMD = re.compile(r"^(\d{2,4})(?:년|\.) ?(\d{1,2})(?:월|\.) ?(\d{1,2})")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: these small recurrent steps are faster on one core, and much
-    faster when the CPU is shared (two spinning OpenMP threads on two busy cores crawl)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small matrices, shared CPU
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,7 @@ from common.cli import run as litlab
 from sequence.sentiment.module import TextClassifier
 from transformer.classifier import TransformerClassifier
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small matrices: one intra-op thread is faster, and much faster on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small matrices, shared CPU
 
 
 def small_net(seed: int = 0, **kwargs) -> TransformerClassifier:

@@ -13,14 +13,7 @@ from sequence.seq2seq.data import DateDataModule
 from sequence.seq2seq.module import Seq2SeqModule
 from transformer.encoder_decoder import Seq2SeqTransformer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small matrices: one intra-op thread is faster, and much faster on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small matrices, shared CPU
 
 
 @pytest.fixture(scope="module")
