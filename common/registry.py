@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import warnings
 from pathlib import Path
@@ -31,8 +30,8 @@ from lightning.pytorch.cli import instantiate_module
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from common.callbacks import protocol as P
 from common.checkpoints import CheckpointError, _import_trusted, check_trusted, load_trained
+from common.model_card import card, git_commit, task_kind, training_metrics
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 FILES = ("model.safetensors", "config.json", "datamodule_state.json", "metrics.json", "card.md")
@@ -75,7 +74,7 @@ def _weights(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict[str,
     return tensors, aliases
 
 
-def _json_safe(value: Any, what: str) -> Any:
+def json_safe(value: Any, what: str) -> Any:
     try:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError) as err:
@@ -87,96 +86,11 @@ def _class_config(hparams: dict) -> dict:
     return {"class_path": hparams["_class_path"], "init_args": init_args}
 
 
-def _metrics(ckpt: dict, extra: dict | None) -> dict:
-    """The monitored best score the checkpoint recorded, its position in training, and extras."""
-    out: dict[str, Any] = {"epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
-    for key, state in (ckpt.get("callbacks") or {}).items():
-        if not key.startswith("ModelCheckpoint") or not isinstance(state, dict):
-            continue
-        score = state.get("best_model_score")
-        if state.get("monitor") and score is not None:
-            out["monitor"] = state["monitor"]
-            out["best_score"] = float(score)
-            break
-    if extra:
-        out["reported"] = _json_safe(dict(extra), "metrics")
-    return out
-
-
-def task_kind(model: object, data: object) -> str:
-    """What the model does, read from the protocols of common/callbacks/protocol.py."""
-
-    def has(obj: object, protocol: type) -> bool:
-        try:
-            return isinstance(obj, protocol)
-        except Exception:  # a property that needs set-up data
-            return False
-
-    if has(data, P.Seq2SeqData) or has(model, P.AlignmentSource):
-        return "seq2seq"
-    if has(model, P.LanguageModelSource) or has(data, P.LanguageData):
-        return "language model"
-    if has(data, P.TextData):
-        return "text classifier"
-    if has(data, P.ProbeData):
-        return "image classifier"
-    if has(data, P.ForecastData):
-        return "time-series forecaster"
-    return "other"
-
-
-def git_commit() -> str:
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here, capture_output=True, text=True, timeout=10,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if head.returncode:
-        return "unknown"
-    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
-
-
 def _versions(folder: Path) -> list[int]:
     if not folder.is_dir():
         return []
     found = (re.fullmatch(r"v(\d+)", p.name) for p in folder.iterdir() if p.is_dir())
     return sorted(int(m.group(1)) for m in found if m)
-
-
-def _card(meta: dict, metrics: dict, classes: list | None) -> str:
-    score = (
-        f"best {metrics['monitor']} = {metrics['best_score']:.4f} while training"
-        if "best_score" in metrics
-        else "no monitored score in the checkpoint"
-    )
-    lines = [
-        f"# {meta['name']} {meta['version']}",
-        "",
-        f"- task: {meta['kind']}",
-        f"- model: `{meta['model_class']}`, {meta['parameters']:,} parameters",
-        f"- data: `{meta['data_class']}`",
-        f"- classes: {', '.join(map(str, classes))}" if classes else "- classes: none",
-        f"- metrics: {score} (epoch {metrics.get('epoch')}, step {metrics.get('global_step')})",
-        *(f"- {k}: {v}" for k, v in metrics.get("reported", {}).items()),
-        *(
-            [f"- ONNX: `model.onnx`, |onnxruntime - PyTorch| <= {metrics['onnx_max_abs_diff']:.1e}"]
-            if "onnx_max_abs_diff" in metrics
-            else []
-        ),
-        f"- source checkpoint: `{meta['source_checkpoint']}`",
-        f"- git commit: {meta['git_commit']}",
-        f"- created: {meta['created']}",
-        "",
-        f'Load it with `common.registry.load("{meta["name"]}@{meta["version"]}")`.',
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def export(
@@ -205,8 +119,8 @@ def export(
         "model": _class_config(raw["hyper_parameters"]),
         "data": _class_config(raw["datamodule_hyper_parameters"]) if data is not None else None,
     }
-    config = _json_safe(config, "config")
-    data_state = _json_safe(data_state, "DataModule state")
+    config = json_safe(config, "config")
+    data_state = json_safe(data_state, "DataModule state")
     meta = {
         "name": name,
         "kind": task_kind(model, data),
@@ -217,7 +131,7 @@ def export(
         "git_commit": git_commit(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    scores = _metrics(raw, metrics)
+    scores = json_safe(training_metrics(raw, metrics), "metrics")
     classes = getattr(data, "classes", None) if data is not None else None
 
     folder = Path(root) / name
@@ -243,7 +157,7 @@ def export(
             version = f"v{max(_versions(folder), default=0) + 1}"
             meta["version"] = version
             (tmp / "config.json").write_text(json.dumps({**config, "registry": meta}, indent=1))
-            (tmp / "card.md").write_text(_card(meta, scores, classes))
+            (tmp / "card.md").write_text(card(meta, scores, classes))
             try:
                 os.rename(tmp, folder / version)  # atomic: a version is complete or absent
                 return folder / version

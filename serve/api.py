@@ -32,7 +32,8 @@ from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from serve.hub import InputError, ModelHub
+from serve.hub import ModelHub
+from serve.payloads import InputError
 
 log = logging.getLogger("litlab.serve")
 MAX_TEXT = 5000  # characters of a review

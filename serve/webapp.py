@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from PIL import Image
 
 from common.viz import token_attribution_html
-from serve.hub import IMAGE, LM, TEXT, InputError, ModelHub
+from serve.hub import IMAGE, LM, TEXT, ModelHub
+from serve.payloads import InputError
 
 EXPORT_HINT = "add one with `litlab export --ckpt CKPT --name NAME`"
 CSS = """
