@@ -22,6 +22,7 @@ into a run folder continues in that same folder.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -129,57 +130,33 @@ class LitlabCLI(LightningCLI):
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
 
-def _run_extra(command: str, argv: list[str]) -> None:
-    if command == "env":
-        from common.env import report
-
-        print(report())
-    elif command == "baseline":
-        from experiments.baselines import main as baseline_main
-
-        baseline_main(argv)
-    elif command == "generate":
-        from common.generate import main as generate_main
-
-        status = generate_main(argv)
-        if status:
-            raise SystemExit(status)
-    elif command == "chat":
-        from common.chat import main as chat_main
-
-        status = chat_main(argv)
-        if status:
-            raise SystemExit(status)
-    elif command == "explain":
-        from common.explain import main as explain_main
-
-        status = explain_main(argv)
-        if status:
-            raise SystemExit(status)
-    elif command in ("export", "models"):
-        from common.registry_cli import export_main, models_main
-
-        status = (export_main if command == "export" else models_main)(argv)
-        if status:
-            raise SystemExit(status)
-    elif command == "serve":
-        from serve.cli import main as serve_main  # needs the [serve] extra
-
-        status = serve_main(argv)
-        if status:
-            raise SystemExit(status)
-
-
+# name -> (what it does, "module:function" called with the remaining arguments). Imported only
+# when run, so `litlab fit` never pays for scikit-learn, captum or the web stack.
 EXTRA_COMMANDS = {
-    "env": "print torch/CUDA/MPS/bf16 capabilities and what the Trainer will pick",
-    "baseline": "scikit-learn baselines (MNIST/CIFAR-10; TF-IDF on IMDB/SST-2/NSMC) + comparison",
-    "generate": "sample text from a trained language model checkpoint (RNN or GPT)",
-    "chat": "talk with a language model trained on speaker-tagged turns (dialogue)",
-    "explain": "Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
-    "export": "copy a checkpoint into the versioned model registry (models/<name>/v<N>/)",
-    "models": "list the models in the registry: versions, latest, kind, best score",
-    "serve": "JSON API + web app for the registry's models on 127.0.0.1:8000 (extra [serve])",
-}
+    "env": ("print torch/CUDA/MPS/bf16 capabilities and what the Trainer will pick",
+            "common.env:main"),
+    "baseline": ("scikit-learn baselines (MNIST/CIFAR-10; TF-IDF on IMDB/SST-2/NSMC) + comparison",
+                 "experiments.baselines:main"),
+    "generate": ("sample text from a trained language model checkpoint (RNN or GPT)",
+                 "common.generate:main"),
+    "chat": ("talk with a language model trained on speaker-tagged turns (dialogue)",
+             "common.chat:main"),
+    "explain": ("Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
+                "common.explain:main"),
+    "export": ("copy a checkpoint into the versioned model registry (models/<name>/v<N>/)",
+               "common.registry_cli:export_main"),
+    "models": ("list the models in the registry: versions, latest, kind, best score",
+               "common.registry_cli:models_main"),
+    "serve": ("JSON API + web app for the registry's models on 127.0.0.1:8000 (extra [serve])",
+              "serve.cli:main"),  # needs the [serve] extra
+}  # fmt: skip
+
+
+def _run_extra(command: str, argv: list[str]) -> None:
+    module, function = EXTRA_COMMANDS[command][1].split(":")
+    status = getattr(importlib.import_module(module), function)(argv)
+    if status:
+        raise SystemExit(status)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -195,7 +172,7 @@ def run(argv: list[str] | None = None) -> LitlabCLI | None:
         _run_extra(argv[0], argv[1:])
         return None
     if not argv or argv[0] in ("-h", "--help"):
-        extra = "\n".join(f"  {k:<9} {v}" for k, v in EXTRA_COMMANDS.items())
+        extra = "\n".join(f"  {k:<9} {v[0]}" for k, v in EXTRA_COMMANDS.items())
         print(f"litlab extra subcommands:\n{extra}\n")
     return LitlabCLI(args=args, auto_configure_optimizers=False)
 

@@ -90,3 +90,8 @@ def report() -> str:
             f"            {n} GPUs: add --trainer.devices={n} --trainer.strategy=ddp for DDP"
         )
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``litlab env``: print the report (it takes no arguments)."""
+    print(report())
