@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from litlab.common.callbacks import EpochTimer
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.cli import run as litlab
 
-from common.callbacks import EpochTimer  # noqa: E402
-from common.callbacks.base import FigureCallback  # noqa: E402
-from common.cli import run as litlab  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def device_name() -> str:
@@ -44,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
 
     cli = litlab([
         "fit", "--config", args.config, f"--trainer.max_epochs={args.epochs}",
-        "--trainer.callbacks+=common.callbacks.EpochTimer", "--test=false",
+        "--trainer.callbacks+=litlab.common.callbacks.EpochTimer", "--test=false",
         "--experiment=benchmarks/callback_overhead", *extra,
     ])
     trainer = cli.trainer

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -31,13 +30,11 @@ import lightning as L
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from common.optim import decay_groups  # noqa: E402
-from sequence.lm.data import ShakespeareDataModule  # noqa: E402
-from sequence.lm.module import warmup_cosine  # noqa: E402
-from transformer.models import GPT, GPTConfig  # noqa: E402
-from transformer.module import GPTLanguageModel  # noqa: E402
+from litlab.common.optim import decay_groups
+from litlab.sequence.lm.data import ShakespeareDataModule
+from litlab.sequence.lm.module import warmup_cosine
+from litlab.transformer.models import GPT, GPTConfig
+from litlab.transformer.module import GPTLanguageModel
 
 
 def build(config: Path, root: str | None) -> tuple[GPT, ShakespeareDataModule, dict]:

@@ -7,7 +7,7 @@ set -uo pipefail
 OUT=${OUT:-results/local}
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD LITLAB_CACHE=${LITLAB_CACHE:-/tmp/litlab-cache}
-LITLAB="python3 -m common.cli"
+LITLAB="python3 -m litlab.common.cli"
 $LITLAB env | tee "$OUT/gpu_env.txt"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >>"$OUT/gpu_env.txt"
 

@@ -14,18 +14,23 @@ status 1 when there was any.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 import traceback
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from schemathesis.core.failures import FailureGroup
 
-from schemathesis.core.failures import FailureGroup  # noqa: E402
-from test_serve_fuzz import fuzz, table  # noqa: E402
+from litlab.serve.hub import ModelHub
 
-from serve.hub import ModelHub  # noqa: E402
+# the fuzzer is the test suite's own (tests/test_serve_fuzz.py), loaded from its file
+_spec = importlib.util.spec_from_file_location(
+    "test_serve_fuzz", Path(__file__).resolve().parents[1] / "tests" / "test_serve_fuzz.py"
+)
+_tests = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tests)
+fuzz, table = _tests.fuzz, _tests.table
 
 
 def describe(err: BaseException) -> str:

@@ -24,9 +24,9 @@ from collections.abc import Iterator
 
 import torch
 
-from common.callbacks.protocol import DialogueData, LanguageModelSource, context_size
-from common.checkpoints import CheckpointError, load_trained
-from common.generate import stream_text
+from litlab.common.callbacks.protocol import DialogueData, LanguageModelSource, context_size
+from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.generate import stream_text
 
 # typographic characters a keyboard or phone adds, and what the plays write instead
 ASCII_LOOKALIKES = str.maketrans(

@@ -3,9 +3,13 @@
 A Lightning checkpoint written through ``litlab fit`` records the class paths of the model
 and the DataModule with their init arguments, and the DataModule's ``state_dict()`` (class
 names, normalisation, tokenizer). Rebuilding them imports the named classes, so only classes
-from litlab's own packages are accepted, plus any package prefix listed in
+from the ``litlab`` package are accepted, plus any package prefix listed in
 ``$LITLAB_TRUSTED_MODULES`` (comma-separated) for your own code. Tensors are read with
 ``weights_only=True``: nothing in the file is unpickled as code.
+
+Checkpoints and registry entries written before the one ``litlab`` namespace name their
+classes ``vision.module.ImageClassifier`` and so on: :func:`current_class_path` is the one
+place that translates those old prefixes to ``litlab.vision.module.ImageClassifier``.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ import importlib
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 
-TRUSTED_PACKAGES = ("common", "vision", "sequence", "transformer")
+TRUSTED_PACKAGES = ("litlab",)
+# the top-level names litlab's packages had before they moved under ``litlab.``
+OLD_PACKAGES = ("common", "vision", "sequence", "transformer", "serve", "experiments")
 
 
 class CheckpointError(ValueError):
@@ -30,9 +37,37 @@ def trusted_prefixes() -> tuple[str, ...]:
     return TRUSTED_PACKAGES + tuple(p.strip() for p in extra.split(",") if p.strip())
 
 
+def current_class_path(class_path: str) -> str:
+    """``vision.models.AirbenchNet`` (a class path written before the ``litlab`` namespace)
+    -> ``litlab.vision.models.AirbenchNet``; every other path is returned as it is."""
+    if class_path.split(".")[0] in OLD_PACKAGES:
+        return f"litlab.{class_path}"
+    return class_path
+
+
+def current_class_paths(config: Any) -> Any:
+    """A copy of a hyper-parameter tree with every ``class_path`` / ``_class_path`` value
+    translated by :func:`current_class_path`."""
+    if isinstance(config, dict):
+        return {
+            key: current_class_path(value)
+            if key in ("class_path", "_class_path") and isinstance(value, str)
+            else current_class_paths(value)
+            for key, value in config.items()
+        }
+    if isinstance(config, list):
+        return [current_class_paths(value) for value in config]
+    return config
+
+
+def _trusted(module: str) -> bool:
+    parts = module.split(".")
+    return any(parts[: len(p.split("."))] == p.split(".") for p in trusted_prefixes())
+
+
 def _import_trusted(class_path: str, what: str) -> type:
     module, _, name = class_path.rpartition(".")
-    if module.split(".")[0] not in trusted_prefixes():
+    if not _trusted(module):
         raise CheckpointError(
             f"the checkpoint's {what} is {class_path!r}, outside litlab's packages "
             f"{TRUSTED_PACKAGES}; if you trust it, add its package to $LITLAB_TRUSTED_MODULES"
@@ -49,8 +84,7 @@ def check_trusted(config: object, what: str) -> None:
     if isinstance(config, dict):
         for key, value in config.items():
             if key in ("class_path", "_class_path") and isinstance(value, str):
-                module = value.rpartition(".")[0]
-                if module.split(".")[0] not in trusted_prefixes():
+                if not _trusted(value.rpartition(".")[0]):
                     _import_trusted(value, what)  # raises with the explanation
             else:
                 check_trusted(value, what)
@@ -74,9 +108,15 @@ def read_hparams(path: str | Path) -> dict:
             "save_hyperparameters() in the LightningModule)"
         )
     return {
-        "model": ckpt["hyper_parameters"],
-        "data": ckpt.get("datamodule_hyper_parameters", {}),
+        "model": current_class_paths(dict(ckpt["hyper_parameters"])),
+        "data": current_class_paths(dict(ckpt.get("datamodule_hyper_parameters", {}))),
     }
+
+
+def _changed(new: dict, old: dict) -> dict:
+    """The hyper-parameters whose class paths were translated, passed to Lightning's loader
+    as overrides (they win over what the file holds)."""
+    return {k: v for k, v in new.items() if v != old.get(k) and k != "_instantiator"}
 
 
 def load_trained(
@@ -84,15 +124,18 @@ def load_trained(
 ) -> tuple[L.LightningModule, L.LightningDataModule | None]:
     """(model in eval mode, DataModule restored from its state or None) from a checkpoint."""
     hparams = read_hparams(path)
+    raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     check_trusted(hparams["model"], "model")
     _import_trusted(hparams["model"]["_class_path"], "model")
     with warnings.catch_warnings():  # rebuilt from its config, the net is not a stray module
         warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
-        model = L.LightningModule.load_from_checkpoint(path, map_location=map_location)
+        overrides = _changed(hparams["model"], raw["hyper_parameters"])
+        model = L.LightningModule.load_from_checkpoint(path, map_location=map_location, **overrides)
     model.eval()
     data = None
     if "_class_path" in hparams["data"]:
         check_trusted(hparams["data"], "DataModule")
         _import_trusted(hparams["data"]["_class_path"], "DataModule")
-        data = L.LightningDataModule.load_from_checkpoint(path)
+        overrides = _changed(hparams["data"], raw.get("datamodule_hyper_parameters", {}))
+        data = L.LightningDataModule.load_from_checkpoint(path, **overrides)
     return model, data

@@ -16,7 +16,7 @@ Defaults added on top of Lightning's (all overridable in the YAML or on the comm
 a TensorBoardLogger writing to ``logs/<domain>/<experiment>/version_N`` (the experiment is
 the config file's folder and name), the resolved config saved beside it, checkpoints of the
 best and the last epoch under the same run folder, a learning-rate monitor, seed 42, and a
-precision chosen by hardware (see ``common.env``). Resuming with ``--ckpt_path`` pointing
+precision chosen by hardware (see ``litlab.common.env``). Resuming with ``--ckpt_path`` pointing
 into a run folder continues in that same folder.
 """
 
@@ -32,7 +32,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from common.env import default_precision
+from litlab.common.env import default_precision
 
 LOG_ROOT = "logs"
 
@@ -134,21 +134,21 @@ class LitlabCLI(LightningCLI):
 # when run, so `litlab fit` never pays for scikit-learn, captum or the web stack.
 EXTRA_COMMANDS = {
     "env": ("print torch/CUDA/MPS/bf16 capabilities and what the Trainer will pick",
-            "common.env:main"),
+            "litlab.common.env:main"),
     "baseline": ("scikit-learn baselines (MNIST/CIFAR-10; TF-IDF on IMDB/SST-2/NSMC) + comparison",
-                 "experiments.baselines:main"),
+                 "litlab.experiments.baselines:main"),
     "generate": ("sample text from a trained language model checkpoint (RNN or GPT)",
-                 "common.generate:main"),
+                 "litlab.common.generate:main"),
     "chat": ("talk with a language model trained on speaker-tagged turns (dialogue)",
-             "common.chat:main"),
+             "litlab.common.chat:main"),
     "explain": ("Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
-                "common.explain:main"),
+                "litlab.common.explain:main"),
     "export": ("copy a checkpoint into the versioned model registry (models/<name>/v<N>/)",
-               "common.registry_cli:export_main"),
+               "litlab.common.registry_cli:export_main"),
     "models": ("list the models in the registry: versions, latest, kind, best score",
-               "common.registry_cli:models_main"),
+               "litlab.common.registry_cli:models_main"),
     "serve": ("JSON API + web app for the registry's models on 127.0.0.1:8000 (extra [serve])",
-              "serve.cli:main"),  # needs the [serve] extra
+              "litlab.serve.cli:main"),  # needs the [serve] extra
 }  # fmt: skip
 
 

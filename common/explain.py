@@ -29,9 +29,9 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from torchvision.io import ImageReadMode, decode_image
 
-from common.attribution import evaluating, grad_cam, integrated_gradients
-from common.callbacks.attention_maps import query_labels, trim
-from common.callbacks.protocol import (
+from litlab.common.attribution import evaluating, grad_cam, integrated_gradients
+from litlab.common.callbacks.attention_maps import query_labels, trim
+from litlab.common.callbacks.protocol import (
     AttentionSource,
     GradCamSource,
     ImageInputs,
@@ -39,9 +39,9 @@ from common.callbacks.protocol import (
     TokenAttributionSource,
     require,
 )
-from common.callbacks.token_attributions import describe
-from common.checkpoints import CheckpointError, load_trained
-from common.viz import (
+from litlab.common.callbacks.token_attributions import describe
+from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.viz import (
     attention_figure,
     gradcam_figure,
     token_attribution_figure,

@@ -6,7 +6,7 @@
 
 Works for every LightningModule that implements ``LanguageModelSource`` (``generate``) with
 a DataModule that implements ``LanguageData`` (a ``tokenizer`` in its checkpointed state):
-the RNNs of ``sequence.lm`` and the GPT of ``transformer``. The text is printed as it is
+the RNNs of ``litlab.sequence.lm`` and the GPT of ``transformer``. The text is printed as it is
 sampled when the model offers ``generate_iter``; ``--stop`` (repeatable) ends a sample at
 the first stop string, which is not printed. Exit status 0 on success, 2 for a
 checkpoint or prompt that cannot be used (with one line saying why).
@@ -20,9 +20,9 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from common.callbacks.protocol import LanguageData, LanguageModelSource
-from common.checkpoints import CheckpointError, load_trained
-from common.sampling import cut_at_stop, unsafe_tail
+from litlab.common.callbacks.protocol import LanguageData, LanguageModelSource
+from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.sampling import cut_at_stop, unsafe_tail
 
 
 def _parser() -> argparse.ArgumentParser:

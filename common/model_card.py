@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from common.callbacks import protocol as P
+from litlab.common.callbacks import protocol as P
 
 
 def training_metrics(ckpt: dict, extra: dict | None) -> dict:
@@ -91,7 +91,7 @@ def card(meta: dict, metrics: dict, classes: list | None) -> str:
         f"- git commit: {meta['git_commit']}",
         f"- created: {meta['created']}",
         "",
-        f'Load it with `common.registry.load("{meta["name"]}@{meta["version"]}")`.',
+        f'Load it with `litlab.common.registry.load("{meta["name"]}@{meta["version"]}")`.',
         "",
     ]
     return "\n".join(lines)

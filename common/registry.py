@@ -8,7 +8,7 @@ Each version folder holds ``model.safetensors`` (the LightningModule's weights),
 ``config.json`` (model and data class paths with their init arguments), ``datamodule_state.json``
 (what the DataModule needs to encode new inputs: classes, normalisation, the tokenizer),
 ``metrics.json``, ``card.md`` and, with ``--onnx``, ``model.onnx``. Loading rebuilds the
-classes from config.json through the same trusted-package check as ``common.checkpoints``
+classes from config.json through the same trusted-package check as ``litlab.common.checkpoints``
 and reads tensors with safetensors only.
 """
 
@@ -30,8 +30,14 @@ from lightning.pytorch.cli import instantiate_module
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from common.checkpoints import CheckpointError, _import_trusted, check_trusted, load_trained
-from common.model_card import card, git_commit, task_kind, training_metrics
+from litlab.common.checkpoints import (
+    CheckpointError,
+    _import_trusted,
+    check_trusted,
+    current_class_paths,
+    load_trained,
+)
+from litlab.common.model_card import card, git_commit, task_kind, training_metrics
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 FILES = ("model.safetensors", "config.json", "datamodule_state.json", "metrics.json", "card.md")
@@ -116,8 +122,10 @@ def export(
         # a checkpoint older than the DataModule's state: work it out from the data now
         data_state = data.state_dict()
     config = {
-        "model": _class_config(raw["hyper_parameters"]),
-        "data": _class_config(raw["datamodule_hyper_parameters"]) if data is not None else None,
+        "model": _class_config(current_class_paths(raw["hyper_parameters"])),
+        "data": _class_config(current_class_paths(raw["datamodule_hyper_parameters"]))
+        if data is not None
+        else None,
     }
     config = json_safe(config, "config")
     data_state = json_safe(data_state, "DataModule state")
@@ -144,7 +152,7 @@ def export(
         if onnx:
             if meta["kind"] != "image classifier":
                 raise RegistryError(f"ONNX export is for image classifiers, not a {meta['kind']}")
-            from common.onnx_export import OnnxMismatch, export_onnx
+            from litlab.common.onnx_export import OnnxMismatch, export_onnx
 
             try:
                 scores |= export_onnx(model, tuple(data.image_shape), tmp / "model.onnx")
@@ -198,6 +206,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _build(spec: dict, base: type, what: str) -> Any:
+    spec = current_class_paths(spec)  # entries exported before the litlab namespace
     check_trusted(spec, what)
     cls = _import_trusted(spec["class_path"], what)
     if not (isinstance(cls, type) and issubclass(cls, base)):

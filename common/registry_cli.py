@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from common.data import MissingDataError
-from common.registry import RegistryError, export, list_models
+from litlab.common.data import MissingDataError
+from litlab.common.registry import RegistryError, export, list_models
 
 # --- command line -------------------------------------------------------------------------
 

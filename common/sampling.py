@@ -1,6 +1,6 @@
 """Choosing the next token from a language model's logits: greedy, temperature, top-k, top-p.
 
-Shared by every language model (the RNNs of ``sequence.lm`` and the GPT of ``transformer``),
+Shared by every language model (the RNNs of ``litlab.sequence.lm`` and the GPT of ``transformer``),
 so ``litlab generate`` and the sample callback behave the same whatever the network.
 
 * ``temperature`` divides the logits: below 1 sharpens the distribution (safer, more

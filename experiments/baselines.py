@@ -26,8 +26,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from experiments.text_baselines import TEXT_DATASETS, run_text_baselines
-from vision.data import CIFAR10DataModule, ImageDataModule, MNISTDataModule
+from litlab.experiments.text_baselines import TEXT_DATASETS, run_text_baselines
+from litlab.vision.data import CIFAR10DataModule, ImageDataModule, MNISTDataModule
 
 DATASETS: dict[str, type[ImageDataModule]] = {
     "mnist": MNISTDataModule,

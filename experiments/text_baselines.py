@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from sequence.sentiment.data import (
+from litlab.sequence.sentiment.data import (
     IMDBDataModule,
     NSMCDataModule,
     SST2DataModule,

@@ -32,8 +32,8 @@ from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from serve.hub import ModelHub
-from serve.payloads import InputError
+from litlab.serve.hub import ModelHub
+from litlab.serve.payloads import InputError
 
 log = logging.getLogger("litlab.serve")
 MAX_TEXT = 5000  # characters of a review
@@ -261,7 +261,7 @@ def create_app(hub: ModelHub, ui: bool = True) -> FastAPI:
         return {**out, "figures_png": {k: b64(v) for k, v in out["figures_png"].items()}}
 
     if ui:
-        from serve.webapp import mount
+        from litlab.serve.webapp import mount
 
         mount(app, hub, path="/ui")
 

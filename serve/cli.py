@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     import uvicorn  # imported here: `litlab --help` stays fast
 
-    from serve.api import create_app
-    from serve.hub import ModelHub
+    from litlab.serve.api import create_app
+    from litlab.serve.hub import ModelHub
 
     hub = ModelHub(args.root, args.model, max_image_bytes=int(args.max_image_mb * 2**20))
     for name, why in hub.skipped.items():

@@ -24,14 +24,14 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from common.attribution import evaluating, integrated_gradients
-from common.callbacks.protocol import DialogueData, LanguageModelSource
-from common.chat import ChatSession
-from common.explain import explain_images, explain_texts
-from common.generate import stream_text
-from common.model_card import task_kind
-from common.registry import RegistryError, list_models, load, resolve
-from serve.payloads import DRAWING, MAX_IMAGE_BYTES, InputError, article, png, read_image
+from litlab.common.attribution import evaluating, integrated_gradients
+from litlab.common.callbacks.protocol import DialogueData, LanguageModelSource
+from litlab.common.chat import ChatSession
+from litlab.common.explain import explain_images, explain_texts
+from litlab.common.generate import stream_text
+from litlab.common.model_card import task_kind
+from litlab.common.registry import RegistryError, list_models, load, resolve
+from litlab.serve.payloads import DRAWING, MAX_IMAGE_BYTES, InputError, article, png, read_image
 
 IMAGE = "image classifier"
 TEXT = "text classifier"

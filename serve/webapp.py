@@ -19,9 +19,9 @@ import torch
 from fastapi import FastAPI
 from PIL import Image
 
-from common.viz import token_attribution_html
-from serve.hub import IMAGE, LM, TEXT, ModelHub
-from serve.payloads import InputError
+from litlab.common.viz import token_attribution_html
+from litlab.serve.hub import IMAGE, LM, TEXT, ModelHub
+from litlab.serve.payloads import InputError
 
 EXPORT_HINT = "add one with `litlab export --ckpt CKPT --name NAME`"
 CSS = """

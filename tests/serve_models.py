@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from common.cli import run as litlab
-from common.registry import export
+from litlab.common.cli import run as litlab
+from litlab.common.registry import export
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = ["--trainer.enable_progress_bar=false", "--test=false", "--trainer.callbacks=[]"]

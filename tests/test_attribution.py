@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from toy_text import ToyAttentionClassifier, ToyRNNClassifier, ToyTextDataModule
 
-from common.attribution import evaluating, grad_cam, integrated_gradients
+from litlab.common.attribution import evaluating, grad_cam, integrated_gradients
 
 SIZE = 24
 

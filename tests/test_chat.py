@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from common.chat import ChatSession
-from common.chat import main as chat
-from common.cli import run as litlab
-from common.generate import main as generate
-from common.generate import stream_text
-from common.sampling import cut_at_stop, unsafe_tail
-from sequence.lm.data import ShakespeareDataModule
-from sequence.lm.dialogue import TURN_END, Turn, dialogue_text, format_turn, parse_turns
-from sequence.lm.models import RNNLanguageModel
-from sequence.lm.module import LanguageModel
-from sequence.tokenizers import CharTokenizer
-from transformer.models import GPT, GPTConfig
-from transformer.module import GPTLanguageModel
+from litlab.common.chat import ChatSession
+from litlab.common.chat import main as chat
+from litlab.common.cli import run as litlab
+from litlab.common.generate import main as generate
+from litlab.common.generate import stream_text
+from litlab.common.sampling import cut_at_stop, unsafe_tail
+from litlab.sequence.lm.data import ShakespeareDataModule
+from litlab.sequence.lm.dialogue import TURN_END, Turn, dialogue_text, format_turn, parse_turns
+from litlab.sequence.lm.models import RNNLanguageModel
+from litlab.sequence.lm.module import LanguageModel
+from litlab.sequence.tokenizers import CharTokenizer
+from litlab.transformer.models import GPT, GPTConfig
+from litlab.transformer.module import GPTLanguageModel
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from common import env
-from common.cli import run as litlab
-from experiments import baselines
+from litlab.common import env
+from litlab.common.cli import run as litlab
+from litlab.experiments import baselines
 
 
 def test_env_reports_the_trainers_choice_on_this_machine(capsys):

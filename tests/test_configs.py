@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from common.cli import run as litlab
+from litlab.common.cli import run as litlab
 
 CONFIGS = sorted((REPO / "experiments").glob("*/*.yaml"))
 RUNNABLE = [c for c in CONFIGS if c.parent.name != "overlays"]

@@ -8,15 +8,15 @@ import pytest
 import torch
 from conftest import CIFAR10_CLASSES, SHARED_DATA, tar_folder, write_image_folder, write_mnist_idx
 
-from common.data import MissingDataError, extract_archive, resolve_data_root
-from vision import augment
-from vision.data import (
+from litlab.common.data import MissingDataError, extract_archive, resolve_data_root
+from litlab.vision import augment
+from litlab.vision.data import (
     CIFAR10DataModule,
     CIFAR100DataModule,
     ImageFolderDataModule,
     MNISTDataModule,
 )
-from vision.datasets import read_image_folder, read_image_source
+from litlab.vision.datasets import read_image_folder, read_image_source
 
 
 def test_data_root_prefers_argument_then_env_then_cwd(monkeypatch, tmp_path):
@@ -78,7 +78,7 @@ def test_decoded_images_are_cached_and_reused(tmp_path, monkeypatch):
     folder = write_image_folder(tmp_path)
     first = read_image_source(folder)
     monkeypatch.setattr(
-        "vision.datasets.read_image_folder", lambda *a, **k: pytest.fail("decoded twice")
+        "litlab.vision.datasets.read_image_folder", lambda *a, **k: pytest.fail("decoded twice")
     )
     second = read_image_source(folder)
     assert torch.equal(first.train_images, second.train_images)

@@ -12,10 +12,10 @@ from conftest import REPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.io import write_png
 
-from common.checkpoints import CheckpointError, load_trained
-from common.cli import run as litlab
-from common.explain import run_explain
-from vision.data import MNISTDataModule
+from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.cli import run as litlab
+from litlab.common.explain import run_explain
+from litlab.vision.data import MNISTDataModule
 
 TOY_TEXT = {
     "model": {"class_path": "toy_text.ToyRNNClassifier"},
@@ -24,8 +24,8 @@ TOY_TEXT = {
         "max_epochs": 2,
         "enable_progress_bar": False,
         "callbacks": [
-            {"class_path": "common.callbacks.AttentionMapCallback"},
-            {"class_path": "common.callbacks.TokenAttributionCallback",
+            {"class_path": "litlab.common.callbacks.AttentionMapCallback"},
+            {"class_path": "litlab.common.callbacks.TokenAttributionCallback",
              "init_args": {"num_texts": 2, "n_steps": 16}},
         ],
     },

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from common.cli import run as litlab
-from common.generate import main as generate
-from common.sampling import filter_logits, sample_next
-from sequence.lm.models import RNNLanguageModel
+from litlab.common.cli import run as litlab
+from litlab.common.generate import main as generate
+from litlab.common.sampling import filter_logits, sample_next
+from litlab.sequence.lm.models import RNNLanguageModel
 
 REPO = Path(__file__).resolve().parents[1]
 

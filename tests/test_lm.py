@@ -11,11 +11,11 @@ import pytest
 import torch
 from conftest import SHARED_DATA
 
-from common.callbacks.text_samples import TextSampleCallback
-from common.data import MissingDataError
-from sequence.lm.data import ShakespeareDataModule
-from sequence.lm.models import RNNLanguageModel
-from sequence.lm.module import LanguageModel, warmup_cosine
+from litlab.common.callbacks.text_samples import TextSampleCallback
+from litlab.common.data import MissingDataError
+from litlab.sequence.lm.data import ShakespeareDataModule
+from litlab.sequence.lm.models import RNNLanguageModel
+from litlab.sequence.lm.module import LanguageModel, warmup_cosine
 
 REAL_TEXT = SHARED_DATA / "shakespeare" / "input.txt"
 

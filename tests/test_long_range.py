@@ -9,10 +9,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from common.callbacks.gradient_flow import GradientFlowCallback
-from sequence.long_range.data import TRIVIAL_MSE, AddingProblemDataModule, adding_problem
-from sequence.long_range.models import RecurrentRegressor, hidden_gradient_norms
-from sequence.long_range.module import LongRangeModule
+from litlab.common.callbacks.gradient_flow import GradientFlowCallback
+from litlab.sequence.long_range.data import TRIVIAL_MSE, AddingProblemDataModule, adding_problem
+from litlab.sequence.long_range.models import RecurrentRegressor, hidden_gradient_norms
+from litlab.sequence.long_range.module import LongRangeModule
 
 
 def test_adding_problem_marks_one_value_in_each_half_and_sums_them():

@@ -9,9 +9,9 @@ import pytest
 import torch
 from conftest import REPO
 
-from common.checkpoints import load_trained
-from common.cli import run as litlab
-from common.registry import FILES, RegistryError, export, list_models, load, resolve
+from litlab.common.checkpoints import load_trained
+from litlab.common.cli import run as litlab
+from litlab.common.registry import FILES, RegistryError, export, list_models, load, resolve
 
 
 def _fit(work: Path, args: list[str]) -> Path:

@@ -13,19 +13,19 @@ import pytest
 import torch
 from conftest import REPO, SHARED_DATA
 
-from common.callbacks.protocol import TextData
-from common.checkpoints import load_trained
-from common.cli import run as litlab
-from common.data import MissingDataError
-from common.explain import run_explain
-from sequence.sentiment.data import (
+from litlab.common.callbacks.protocol import TextData
+from litlab.common.checkpoints import load_trained
+from litlab.common.cli import run as litlab
+from litlab.common.data import MissingDataError
+from litlab.common.explain import run_explain
+from litlab.sequence.sentiment.data import (
     BucketBatchSampler,
     IMDBDataModule,
     NSMCDataModule,
     SST2DataModule,
 )
-from sequence.sentiment.models import BiRNNClassifier, reverse_within
-from sequence.sentiment.module import TextClassifier
+from litlab.sequence.sentiment.models import BiRNNClassifier, reverse_within
+from litlab.sequence.sentiment.module import TextClassifier
 
 # data set -> (DataModule, raw train size, test size) of tests/text_data.py
 TINY = {

@@ -15,10 +15,10 @@ from conftest import REPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import Tensor
 
-from common.cli import run as litlab
-from sequence.seq2seq.data import ENGLISH, KOREAN, DateDataModule, _parts, is_korean
-from sequence.seq2seq.models import Seq2SeqGRU
-from sequence.seq2seq.module import Seq2SeqModule, exact_match
+from litlab.common.cli import run as litlab
+from litlab.sequence.seq2seq.data import ENGLISH, KOREAN, DateDataModule, _parts, is_korean
+from litlab.sequence.seq2seq.models import Seq2SeqGRU
+from litlab.sequence.seq2seq.module import Seq2SeqModule, exact_match
 
 # English formats that Python's own strptime can read back (index into ENGLISH -> pattern)
 STRPTIME = {0: "%B %d, %Y", 1: "%d %b %Y", 2: "%m/%d/%Y", 3: "%m/%d/%y", 5: "%A, %B %d, %Y",

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from torchvision.io import decode_image
 
-from common.registry import load
-from serve.api import create_app
-from serve.cli import _parser
-from serve.cli import main as serve_main
-from serve.hub import ModelHub
+from litlab.common.registry import load
+from litlab.serve.api import create_app
+from litlab.serve.cli import _parser
+from litlab.serve.cli import main as serve_main
+from litlab.serve.hub import ModelHub
 
 MODELS = {"mnist-cnn", "imdb-bilstm", "nsmc-bilstm", "shakespeare-gpt", "shakespeare-chat"}
 

@@ -42,9 +42,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from common.sampling import sample_next
-from serve.api import create_app
-from serve.hub import IMAGE, LM, TEXT, ModelHub
+from litlab.common.sampling import sample_next
+from litlab.serve.api import create_app
+from litlab.serve.hub import IMAGE, LM, TEXT, ModelHub
 
 EXAMPLES = int(os.environ.get("SERVE_FUZZ_EXAMPLES", "10"))  # per operation and mode
 CHECKS = [

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from experiments import baselines
-from experiments.text_baselines import TEXT_DATASETS, tfidf_logreg
-from sequence.sentiment.data import SST2DataModule
+from litlab.experiments import baselines
+from litlab.experiments.text_baselines import TEXT_DATASETS, tfidf_logreg
+from litlab.sequence.sentiment.data import SST2DataModule
 
 
 def test_tfidf_baseline_uses_the_deep_models_split_and_learns_the_cue_words(tiny_root, in_tmp):

@@ -12,9 +12,9 @@ import torch
 from conftest import REPO, SHARED_DATA
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from common.cli import run as litlab
-from sequence.timeseries.data import ForecastDataModule, make_windows, seasonal_naive
-from sequence.timeseries.models import LSTMForecaster
+from litlab.common.cli import run as litlab
+from litlab.sequence.timeseries.data import ForecastDataModule, make_windows, seasonal_naive
+from litlab.sequence.timeseries.models import LSTMForecaster
 
 
 @pytest.fixture(autouse=True, scope="module")

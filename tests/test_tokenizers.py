@@ -7,7 +7,7 @@ import pytest
 from conftest import SHARED_DATA
 from text_data import FILLER_KO, NEG_KO, POS_KO, write_shakespeare
 
-from sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
+from litlab.sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
 
 ENGLISH = [
     "ROMEO: But, soft! what light through yonder window breaks?",

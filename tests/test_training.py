@@ -13,9 +13,9 @@ import yaml
 from conftest import REPO, SHARED_DATA
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from common.cli import run as litlab
-from vision.data import MNISTDataModule
-from vision.module import ImageClassifier
+from litlab.common.cli import run as litlab
+from litlab.vision.data import MNISTDataModule
+from litlab.vision.module import ImageClassifier
 
 CNN = REPO / "experiments" / "vision" / "mnist_cnn.yaml"
 
@@ -128,7 +128,7 @@ def test_two_process_ddp_fit_on_cpu(tiny_root, in_tmp):
     cmd = [
         sys.executable,
         "-m",
-        "common.cli",
+        "litlab.common.cli",
         "fit",
         "--config",
         str(CNN),

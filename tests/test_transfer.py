@@ -15,8 +15,8 @@ import torchvision
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from vision.finetuning import StagedUnfreezing
-from vision.transfer import TransferNet
+from litlab.vision.finetuning import StagedUnfreezing
+from litlab.vision.transfer import TransferNet
 
 BACKBONES = ["resnet18", "mobilenet_v3_small", "efficientnet_b0"]
 try:

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from conftest import REPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from common.callbacks.protocol import TokenBatch
-from common.cli import run as litlab
-from sequence.sentiment.module import TextClassifier
-from transformer.classifier import TransformerClassifier
+from litlab.common.callbacks.protocol import TokenBatch
+from litlab.common.cli import run as litlab
+from litlab.sequence.sentiment.module import TextClassifier
+from litlab.transformer.classifier import TransformerClassifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small matrices, shared CPU
 

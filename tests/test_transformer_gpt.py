@@ -10,13 +10,13 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from common.callbacks import AttentionMapCallback
-from common.cli import run as litlab
-from common.generate import main as generate
-from sequence.lm.data import ShakespeareDataModule
-from transformer.attention import KVCache, MultiHeadAttention
-from transformer.models import GPT, GPTConfig
-from transformer.module import GPTLanguageModel
+from litlab.common.callbacks import AttentionMapCallback
+from litlab.common.cli import run as litlab
+from litlab.common.generate import main as generate
+from litlab.sequence.lm.data import ShakespeareDataModule
+from litlab.transformer.attention import KVCache, MultiHeadAttention
+from litlab.transformer.models import GPT, GPTConfig
+from litlab.transformer.module import GPTLanguageModel
 
 REPO = Path(__file__).resolve().parents[1]
 POSITIONS = ["learned", "sinusoidal", "rope"]

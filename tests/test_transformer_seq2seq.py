@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sequence.seq2seq.data import DateDataModule
-from sequence.seq2seq.module import Seq2SeqModule
-from transformer.encoder_decoder import Seq2SeqTransformer
+from litlab.sequence.seq2seq.data import DateDataModule
+from litlab.sequence.seq2seq.module import Seq2SeqModule
+from litlab.transformer.encoder_decoder import Seq2SeqTransformer
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small matrices, shared CPU
 

@@ -1,11 +1,11 @@
-"""Shapes, sizes and learnability of the plain networks in ``vision.models``."""
+"""Shapes, sizes and learnability of the plain networks in ``litlab.vision.models``."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vision.models import MLP, AirbenchNet, TeachingCNN, resnet18, resnet20
+from litlab.vision.models import MLP, AirbenchNet, TeachingCNN, resnet18, resnet20
 
 # builders taking (channels, image size); the CNN gets a third stage for colour images
 MODELS = {

@@ -10,7 +10,7 @@ in front of the text (``"cls"``, as BERT does).
 
 As the BiRNN's, padding is found from ``lengths``, never from the ids: integrated gradients
 run the model on an all-padding baseline with the real lengths and must see the same masks.
-``TextClassifier`` (``sequence.sentiment.module``) trains it; ``embedding`` is where token
+``TextClassifier`` (``litlab.sequence.sentiment.module``) trains it; ``embedding`` is where token
 attributions are taken and ``attention_maps`` feeds the attention-map callback.
 """
 
@@ -21,8 +21,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from transformer.attention import RotaryEmbedding
-from transformer.layers import Block, PositionalEncoding, PositionEmbedding
+from litlab.transformer.attention import RotaryEmbedding
+from litlab.transformer.layers import Block, PositionalEncoding, PositionEmbedding
 
 
 class TransformerClassifier(nn.Module):

@@ -1,6 +1,6 @@
 """A transformer encoder-decoder (Vaswani et al. 2017), pre-norm, in plain PyTorch.
 
-The same job as ``sequence.seq2seq.models.Seq2SeqGRU`` with attention everywhere instead of
+The same job as ``litlab.sequence.seq2seq.models.Seq2SeqGRU`` with attention everywhere instead of
 recurrence; the data flows top to bottom:
 
 * one token embedding shared by source, target and the output layer (tied weights), scaled
@@ -24,9 +24,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-from sequence.seq2seq.beam import beam_search
-from transformer.attention import KVCache, RotaryEmbedding
-from transformer.layers import Block, PositionalEncoding, PositionEmbedding
+from litlab.sequence.seq2seq.beam import beam_search
+from litlab.transformer.attention import KVCache, RotaryEmbedding
+from litlab.transformer.layers import Block, PositionalEncoding, PositionEmbedding
 
 
 class Seq2SeqTransformer(nn.Module):

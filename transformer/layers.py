@@ -6,7 +6,7 @@
   without warm-up tricks. A decoder block of an encoder-decoder adds cross-attention.
 * ``positional_encoding``: learned (GPT-2) or sinusoidal (Vaswani et al. 2017) vectors added
   to the token embeddings; ``"rope"`` adds nothing here and rotates queries and keys inside
-  the attention instead (``transformer.attention.RotaryEmbedding``).
+  the attention instead (``litlab.transformer.attention.RotaryEmbedding``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from transformer.attention import KVCache, MultiHeadAttention, RotaryEmbedding
+from litlab.transformer.attention import KVCache, MultiHeadAttention, RotaryEmbedding
 
 PositionalEncoding = Literal["learned", "sinusoidal", "rope"]
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from common.sampling import append_tokens, sample_next
-from transformer.attention import KVCache, RotaryEmbedding
-from transformer.layers import Block, PositionalEncoding, PositionEmbedding
+from litlab.common.sampling import append_tokens, sample_next
+from litlab.transformer.attention import KVCache, RotaryEmbedding
+from litlab.transformer.layers import Block, PositionalEncoding, PositionEmbedding
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Training, metrics (loss, perplexity, bits per character), AdamW with decay/no-decay groups
 (fused on CUDA where Lightning allows it), warm-up + cosine schedule, optional
-``torch.compile`` and sampling all come from ``sequence.lm.module.LanguageModel``: an RNN
+``torch.compile`` and sampling all come from ``litlab.sequence.lm.module.LanguageModel``: an RNN
 and a GPT are trained by the same code, so their curves compare. What a transformer adds
 is ``attention_maps`` (``AttentionSource`` in ``common/callbacks/protocol.py``): per layer,
 one (T, T) map per head, drawn by ``AttentionMapCallback`` as ``val/attention/layer<i>``.
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from common.attribution import evaluating
-from common.callbacks.protocol import TokenBatch
-from sequence.lm.module import LanguageModel
+from litlab.common.attribution import evaluating
+from litlab.common.callbacks.protocol import TokenBatch
+from litlab.sequence.lm.module import LanguageModel
 
 
 class GPTLanguageModel(LanguageModel):
-    """A ``LanguageModel`` whose net (``transformer.models.GPT``) can show its attention."""
+    """A ``LanguageModel`` whose net (``litlab.transformer.models.GPT``) can show its attention."""
 
     def attention_maps(self, inputs: TokenBatch | Tensor) -> dict[str, Tensor]:
         """{"layer<i>": (B, heads, T, T)} for ids (B, T); rows sum to 1, upper triangle 0."""

@@ -1,6 +1,6 @@
 """LightningDataModules for image classification: CIFAR-10/100, MNIST and image folders.
 
-All of them hold the decoded data set as uint8 tensors (see ``vision.datasets``) and offer
+All of them hold the decoded data set as uint8 tensors (see ``litlab.vision.datasets``) and offer
 two loaders:
 
 - ``loader="tensor"`` (default): batches of uint8 tensors are indexed straight from memory,
@@ -10,7 +10,7 @@ two loaders:
   DataLoader worker processes.
 
 Validation is split from the training set (``val_size`` images, fixed by ``seed``); the test
-set is only used by ``litlab test``. The callbacks of ``common.callbacks`` get their fixed
+set is only used by ``litlab test``. The callbacks of ``litlab.common.callbacks`` get their fixed
 images through :meth:`ImageDataModule.probe_batch` and :meth:`ImageDataModule.denormalize`.
 """
 
@@ -25,9 +25,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision.transforms import v2
 
-from common.data import MissingDataError, SplitLoaders, locate_dataset, resolve_data_root
-from vision import augment
-from vision.datasets import ImageSplits, read_image_source
+from litlab.common.data import MissingDataError, SplitLoaders, locate_dataset, resolve_data_root
+from litlab.vision import augment
+from litlab.vision.datasets import ImageSplits, read_image_source
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

@@ -25,7 +25,7 @@ class StagedUnfreezing(BaseFinetuning):
 
     Contract: the LightningModule keeps its network as ``self.net``, the network has a
     ``backbone`` module and a ``backbone_stages()`` method listing the backbone's parts from
-    input to output (``vision.transfer.TransferNet`` does), and ``configure_optimizers`` only
+    input to output (``litlab.vision.transfer.TransferNet`` does), and ``configure_optimizers`` only
     passes parameters with ``requires_grad`` (frozen ones are added here, as new param groups).
 
     With ``n`` stages and ``k`` milestones, after the ``i``-th milestone the top
@@ -63,7 +63,7 @@ class StagedUnfreezing(BaseFinetuning):
         if not callable(getattr(net, "backbone_stages", None)) or not hasattr(net, "backbone"):
             raise TypeError(
                 f"StagedUnfreezing needs {type(pl_module).__name__}.net to have a `backbone` and "
-                f"a `backbone_stages()` method (as vision.transfer.TransferNet has); "
+                f"a `backbone_stages()` method (as litlab.vision.transfer.TransferNet has); "
                 f"got {type(net).__name__}"
             )
         return net

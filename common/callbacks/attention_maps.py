@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import lightning as L
 from matplotlib.figure import Figure
 
-from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import AttentionSource, TokenBatch, TokenProbe, require
-from common.viz import attention_figure
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.callbacks.protocol import AttentionSource, TokenBatch, TokenProbe, require
+from litlab.common.viz import attention_figure
 
 
 def trim(weights, length: int, seq_len: int, max_tokens: int):

@@ -21,8 +21,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
 from matplotlib.figure import Figure
 
-from common.attribution import evaluating
-from common.viz import figure_to_tensor
+from litlab.common.attribution import evaluating
+from litlab.common.viz import figure_to_tensor
 
 
 class FigureCallback(L.Callback):

@@ -10,8 +10,8 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from common.callbacks.base import FigureCallback
-from common.viz import confusion_matrix_figure
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.viz import confusion_matrix_figure
 
 
 class ConfusionMatrixCallback(FigureCallback):

@@ -8,9 +8,9 @@ import lightning as L
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import FeatureMapSource, ProbeData, require
-from common.viz import feature_map_figure
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.callbacks.protocol import FeatureMapSource, ProbeData, require
+from litlab.common.viz import feature_map_figure
 
 
 class FeatureMapCallback(FigureCallback):

@@ -11,8 +11,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import ForecastData, require
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.callbacks.protocol import ForecastData, require
 
 
 def forecast_figure(

@@ -8,10 +8,10 @@ import lightning as L
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from common.attribution import grad_cam
-from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import GradCamSource, ProbeData, require
-from common.viz import gradcam_figure
+from litlab.common.attribution import grad_cam
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.callbacks.protocol import GradCamSource, ProbeData, require
+from litlab.common.viz import gradcam_figure
 
 
 class GradCamCallback(FigureCallback):

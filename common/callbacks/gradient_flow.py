@@ -8,9 +8,9 @@ import lightning as L
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import GradientFlowSource, require
-from common.viz import plt  # Agg backend set there
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.callbacks.protocol import GradientFlowSource, require
+from litlab.common.viz import plt  # Agg backend set there
 
 
 def gradient_flow_figure(curves: dict[str, Tensor], title: str = "") -> Figure:

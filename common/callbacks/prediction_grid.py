@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import lightning as L
 from matplotlib.figure import Figure
 
-from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import ProbeData, require
-from common.viz import prediction_grid
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.callbacks.protocol import ProbeData, require
+from litlab.common.viz import prediction_grid
 
 
 class PredictionGridCallback(FigureCallback):

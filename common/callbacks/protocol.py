@@ -161,7 +161,7 @@ class TokenAttributionSource(Protocol):
     def embedding_layer(self) -> nn.Module: ...
 
 
-# --- language models (sequence.lm, transformer): samples and ``litlab generate`` ---------------
+# --- language models (litlab.sequence.lm, transformer): samples and ``litlab generate`` ------
 
 from torch import Generator  # noqa: E402  (appended section; only used in annotations)
 

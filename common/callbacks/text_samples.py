@@ -8,8 +8,8 @@ import lightning as L
 import torch
 from matplotlib.figure import Figure
 
-from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import LanguageData, LanguageModelSource, require
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.callbacks.protocol import LanguageData, LanguageModelSource, require
 
 
 def as_preformatted(text: str) -> str:

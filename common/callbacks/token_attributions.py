@@ -8,10 +8,10 @@ import lightning as L
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from common.attribution import TokenAttribution, integrated_gradients
-from common.callbacks.base import FigureCallback
-from common.callbacks.protocol import TextData, TokenAttributionSource, TokenBatch, require
-from common.viz import token_attribution_figure, token_attribution_html
+from litlab.common.attribution import TokenAttribution, integrated_gradients
+from litlab.common.callbacks.base import FigureCallback
+from litlab.common.callbacks.protocol import TextData, TokenAttributionSource, TokenBatch, require
+from litlab.common.viz import token_attribution_figure, token_attribution_html
 
 
 def describe(att: TokenAttribution, i: int, classes: list[str], label: int | None = None) -> str:

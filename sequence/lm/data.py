@@ -31,10 +31,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
-from common.callbacks.protocol import TokenBatch
-from common.data import locate_dataset, resolve_data_root
-from sequence.lm import dialogue
-from sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
+from litlab.common.callbacks.protocol import TokenBatch
+from litlab.common.data import locate_dataset, resolve_data_root
+from litlab.sequence.lm import dialogue
+from litlab.sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
 
 FILES = {"tiny": "shakespeare/input.txt", "complete": "shakespeare/complete_works.txt"}
 TINY_URL = (

@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from common.sampling import append_tokens, sample_next
+from litlab.common.sampling import append_tokens, sample_next
 
 Cell = Literal["rnn", "lstm", "gru"]
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

@@ -3,7 +3,7 @@
 The network is a plain ``nn.Module`` (by class path in the YAML) taking ids (B, T) and
 returning logits (B, T, V), or a tuple whose first element is the logits (the RNNs also
 return their state), and offering ``generate`` (and ``generate_iter``) for sampling, with
-the arguments of ``common.sampling.sample_next`` plus ``vocab_limit``: the network's
+the arguments of ``litlab.common.sampling.sample_next`` plus ``vocab_limit``: the network's
 ``vocab_size`` may exceed the tokenizer's (65 characters of Tiny Shakespeare, fewer in a
 small test text), and ids the tokenizer cannot decode must never be sampled.
 
@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, MinMetric
 
-from common.attribution import evaluating
-from common.optim import decay_groups
-from sequence.tokenizers import CharTokenizer
+from litlab.common.attribution import evaluating
+from litlab.common.optim import decay_groups
+from litlab.sequence.tokenizers import CharTokenizer
 
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:

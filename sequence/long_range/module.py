@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MinMetric
 
-from sequence.long_range.models import CELLS, RecurrentRegressor, hidden_gradient_norms
+from litlab.sequence.long_range.models import CELLS, RecurrentRegressor, hidden_gradient_norms
 
 TOLERANCE = 0.04
 

@@ -2,7 +2,7 @@
 
 Each one only finds its files (offline copies first, a download when online and allowed)
 and reads texts and labels; splitting, tokenizing, batching and the ``TextData`` protocol
-come from :class:`~sequence.sentiment.text_classification.TextClassificationDataModule`.
+come from :class:`~litlab.sequence.sentiment.text_classification.TextClassificationDataModule`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import gzip
 import urllib.request
 from pathlib import Path
 
-from common.data import MissingDataError, find_first, locate_dataset, online
-from sequence.sentiment.text_classification import (
+from litlab.common.data import MissingDataError, find_first, locate_dataset, online
+from litlab.sequence.sentiment.text_classification import (
     BucketBatchSampler,
     TextClassificationDataModule,
     TextSplits,

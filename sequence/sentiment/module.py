@@ -1,4 +1,4 @@
-"""TextClassifier: the LightningModule for every text classifier in ``sequence.sentiment``.
+"""TextClassifier: the LightningModule for every text classifier in ``litlab.sequence.sentiment``.
 
 The network is a plain ``nn.Module`` passed in by class path (``net`` in the experiment
 YAML), called as ``net(ids, lengths) -> logits``. This class adds the loss, torchmetrics per
@@ -21,8 +21,8 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
 
-from common.callbacks.protocol import TokenBatch
-from common.optim import decay_groups, step_schedule
+from litlab.common.callbacks.protocol import TokenBatch
+from litlab.common.optim import decay_groups, step_schedule
 
 
 def _metrics(num_classes: int) -> MetricCollection:
@@ -41,7 +41,8 @@ class TextClassifier(L.LightningModule):
     Args:
         net: ``net(ids (B, T), lengths (B,)) -> logits (B, num_classes)`` with an
             ``embedding`` layer (and ``attention_maps`` or ``pool_weights`` for attention
-            maps), e.g. ``BiRNNClassifier`` or ``transformer.classifier.TransformerClassifier``.
+            maps), e.g. ``BiRNNClassifier`` or
+            ``litlab.transformer.classifier.TransformerClassifier``.
         num_classes: must match the network and the data.
         lr: peak learning rate (AdamW).
         weight_decay: on matrices only, not on biases and norms.

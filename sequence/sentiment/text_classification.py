@@ -4,7 +4,7 @@ A subclass (``sequence/sentiment/data.py``) only says where its files are and ho
 them (``read() -> TextSplits``). This class then
 
 1. holds out ``val_size`` training texts for validation (fixed by ``seed``);
-2. trains a BPE tokenizer (``sequence.tokenizers.SubwordTokenizer``) on the remaining
+2. trains a BPE tokenizer (``litlab.sequence.tokenizers.SubwordTokenizer``) on the remaining
    training texts only, cached on disk by data + settings, and kept in ``state_dict()`` so a
    checkpoint alone can encode new text;
 3. encodes every text once, truncated to ``max_length`` tokens;
@@ -29,9 +29,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
-from common.callbacks.protocol import TokenBatch
-from common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
-from sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
+from litlab.common.callbacks.protocol import TokenBatch
+from litlab.common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
+from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
 
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 

@@ -25,9 +25,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from common.callbacks.protocol import TokenBatch
-from common.data import SplitLoaders
-from sequence.tokenizers import PAD, UNK, CharTokenizer, tokenizer_from_state
+from litlab.common.callbacks.protocol import TokenBatch
+from litlab.common.data import SplitLoaders
+from litlab.sequence.tokenizers import PAD, UNK, CharTokenizer, tokenizer_from_state
 
 BOS, EOS = "<s>", "</s>"
 FIRST_DAY, LAST_DAY = dt.date(1969, 1, 1), dt.date(2068, 12, 31)

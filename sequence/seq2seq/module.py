@@ -12,7 +12,7 @@ accuracy), ``val/acc`` (exact match), ``val/acc_best``, the same under ``test/``
 The network is any ``nn.Module`` with ``forward(ids, lengths, target_in) -> logits``,
 ``greedy(ids, lengths, bos, eos, max_len) -> (outputs, weights)`` and
 ``beam_search(ids, lengths, bos, eos, max_len, beam) -> outputs``, like ``Seq2SeqGRU`` or
-``transformer.encoder_decoder.Seq2SeqTransformer``; greedy's weights are (B, T_out, S) for
+``litlab.transformer.encoder_decoder.Seq2SeqTransformer``; greedy's weights are (B, T_out, S) for
 one attention or (B, heads, T_out, S).
 """
 
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 
-from common.callbacks.protocol import Seq2SeqData, TokenBatch, require
+from litlab.common.callbacks.protocol import Seq2SeqData, TokenBatch, require
 
 
 def exact_match(outputs: Tensor, target_out: Tensor, pad_id: int) -> Tensor:
@@ -41,7 +41,7 @@ class Seq2SeqModule(L.LightningModule):
     """Teacher-forced training and exact-match evaluation of a sequence-to-sequence network.
 
     Args:
-        net: e.g. ``sequence.seq2seq.models.Seq2SeqGRU``; its vocabulary must be the data's.
+        net: e.g. ``litlab.sequence.seq2seq.models.Seq2SeqGRU``; its vocabulary must be the data's.
         lr: initial learning rate (AdamW, cosine decay); weight_decay: AdamW's.
         beam_width: 1 = greedy decoding at evaluation; more = beam search.
         max_output_len: decoding stops after this many tokens (``</s>`` included).

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
-from common.data import SplitLoaders, locate_dataset, resolve_data_root
+from litlab.common.data import SplitLoaders, locate_dataset, resolve_data_root
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ that baseline has learnt nothing useful.
 Logged keys: ``train/loss``, ``val/loss``, ``val/mae``, ``val/rmse``, ``val/mae_best``,
 ``val/mae_seasonal_naive``, ``val/rmse_seasonal_naive`` and the same under ``test/``.
 The DataModule must offer ``inverse_transform``, ``seasonal_naive`` and ``horizon``
-(``ForecastData`` in common/callbacks/protocol.py), as ``sequence.timeseries.data`` does.
+(``ForecastData`` in common/callbacks/protocol.py), as ``litlab.sequence.timeseries.data`` does.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, MinMetric
 
-from common.callbacks.protocol import ForecastData, require
+from litlab.common.callbacks.protocol import ForecastData, require
 
 
 def _errors() -> MetricCollection:
@@ -33,7 +33,7 @@ class Forecaster(L.LightningModule):
     """Fit ``net`` (history (B, W) -> forecast (B, horizon), scaled) with MSE and AdamW.
 
     Args:
-        net: the forecasting network, e.g. ``sequence.timeseries.models.LSTMForecaster``.
+        net: the forecasting network, e.g. ``litlab.sequence.timeseries.models.LSTMForecaster``.
         lr: initial learning rate (cosine decay); weight_decay: AdamW's.
     """
 
