@@ -214,3 +214,53 @@ def test_onnx_export_refuses_a_graph_that_does_not_match(
     with pytest.raises(RegistryError, match="not kept"):
         export(mnist_ckpt, "mnist-cnn", tmp_path, onnx=True)
     assert list(tmp_path.rglob("*.onnx")) == [] and list_models(tmp_path) == []
+
+
+def _old_class_paths(config):
+    """What litlab wrote before the one namespace: ``vision.models.X`` for
+    ``litlab.vision.models.X``."""
+    if isinstance(config, dict):
+        return {
+            k: v.removeprefix("litlab.") if k in ("class_path", "_class_path") else
+            _old_class_paths(v)
+            for k, v in config.items()
+        }  # fmt: skip
+    return [_old_class_paths(v) for v in config] if isinstance(config, list) else config
+
+
+def test_a_checkpoint_and_a_registry_entry_written_with_the_old_class_paths_still_load(
+    mnist_ckpt: Path, tmp_path: Path
+):
+    raw = torch.load(mnist_ckpt, map_location="cpu", weights_only=False)
+    raw["hyper_parameters"] = _old_class_paths(raw["hyper_parameters"])
+    raw["datamodule_hyper_parameters"] = _old_class_paths(raw["datamodule_hyper_parameters"])
+    assert raw["hyper_parameters"]["_class_path"] == "vision.module.ImageClassifier"
+    assert raw["hyper_parameters"]["net"]["class_path"].startswith("vision.models.")
+    old = tmp_path / "old.ckpt"
+    torch.save(raw, old)
+
+    new_model, _ = load_trained(mnist_ckpt)
+    model, data = load_trained(old)
+    x = torch.randn(3, 1, 28, 28)
+    assert type(model).__module__ == "litlab.vision.module"
+    assert type(data).__module__ == "litlab.vision.data" and data.classes == list("0123456789")
+    torch.testing.assert_close(model(x), new_model(x), rtol=0, atol=0)
+
+    folder = export(old, "mnist-old", tmp_path / "models")  # written with the new paths
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model"]["init_args"]["net"]["class_path"].startswith("litlab.vision.models.")
+    (folder / "config.json").write_text(json.dumps(_old_class_paths(config)))  # an old entry
+    loaded, _ = load("mnist-old", tmp_path / "models")
+    torch.testing.assert_close(loaded(x), new_model(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("path", ["litlabx.evil.Model", "commonx.Model", "evil.litlab.Model"])
+def test_the_trust_check_accepts_the_litlab_package_and_nothing_named_like_it(
+    mnist_ckpt: Path, tmp_path: Path, path: str
+):
+    folder = export(mnist_ckpt, "mnist-cnn", tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    config["model"]["init_args"]["net"]["class_path"] = path
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RegistryError, match="outside litlab's packages"):
+        load("mnist-cnn", tmp_path)
