@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from litlab.common.loggers import log_hparams
 from litlab.common.optim import decay_groups, step_schedule
 
 
@@ -109,7 +110,7 @@ class ImageClassifier(L.LightningModule):
             images, _ = dm.probe_batch(min(5000, len(dm.train_idx)), split="train")
             init(images.to(self.device))
         if self.logger is not None:  # hparams tab: link the hyper-parameters to the best score
-            self.logger.log_hyperparams(self.hparams, {"val/acc_best": 0.0, "test/acc": 0.0})
+            log_hparams(self, {"val/acc_best": 0.0, "test/acc": 0.0})
 
     def on_train_start(self) -> None:
         # a one-cycle or cosine schedule is planned for the whole run: resuming with more

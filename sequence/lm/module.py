@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, MinMetric
 
 from litlab.common.attribution import evaluating
+from litlab.common.loggers import log_hparams
 from litlab.common.optim import decay_groups
 from litlab.sequence.tokenizers import CharTokenizer
 
@@ -103,7 +104,7 @@ class LanguageModel(L.LightningModule):
         if vocab is not None:
             self.vocab_limit.fill_(vocab)
         if self.logger is not None:
-            self.logger.log_hyperparams(self.hparams, {"val/loss_best": math.inf})
+            log_hparams(self, {"val/loss_best": math.inf})
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss = self.loss(*batch)

@@ -22,6 +22,7 @@ from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
 
 from litlab.common.callbacks.protocol import TokenBatch
+from litlab.common.loggers import log_hparams
 from litlab.common.optim import decay_groups, step_schedule
 
 
@@ -93,7 +94,7 @@ class TextClassifier(L.LightningModule):
                 "classes: set model.init_args.num_classes (and the net's num_classes) to match"
             )
         if self.logger is not None:  # hparams tab: link the hyper-parameters to the scores
-            self.logger.log_hyperparams(self.hparams, {"val/acc_best": 0.0, "test/acc": 0.0})
+            log_hparams(self, {"val/acc_best": 0.0, "test/acc": 0.0})
 
     def _shared_step(self, batch: tuple[TokenBatch, Tensor], stage: str) -> dict[str, Tensor]:
         (ids, lengths), y = batch

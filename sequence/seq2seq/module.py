@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 
 from litlab.common.callbacks.protocol import Seq2SeqData, TokenBatch, require
+from litlab.common.loggers import log_hparams
 
 
 def exact_match(outputs: Tensor, target_out: Tensor, pad_id: int) -> Tensor:
@@ -150,7 +151,7 @@ class Seq2SeqModule(L.LightningModule):
 
     def on_fit_start(self) -> None:
         if self.logger is not None:
-            self.logger.log_hyperparams(self.hparams, {"val/acc_best": 0.0, "test/acc": 0.0})
+            log_hparams(self, {"val/acc_best": 0.0, "test/acc": 0.0})
 
     def configure_optimizers(self) -> dict[str, Any]:
         opt = torch.optim.AdamW(

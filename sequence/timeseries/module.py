@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, MinMetric
 
 from litlab.common.callbacks.protocol import ForecastData, require
+from litlab.common.loggers import log_hparams
 
 
 def _errors() -> MetricCollection:
@@ -63,7 +64,7 @@ class Forecaster(L.LightningModule):
                 "set model.init_args.net.init_args.horizon to match data.init_args.horizon"
             )
         if self.logger is not None:
-            self.logger.log_hyperparams(self.hparams, {"val/mae_best": 0.0, "test/mae": 0.0})
+            log_hparams(self, {"val/mae_best": 0.0, "test/mae": 0.0})
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         history, target = batch
