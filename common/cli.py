@@ -27,12 +27,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from litlab.common.checkpoints import CheckpointError, current_class_paths
 from litlab.common.env import default_precision
+from litlab.common.errors import debugging, short_errors
 
 LOG_ROOT = "logs"
 
@@ -122,6 +125,40 @@ class LitlabCLI(LightningCLI):
             kwargs["precision"] = default_precision(str(trainer_cfg.get("accelerator", "auto")))
         return super().instantiate_trainer(**kwargs)
 
+    def _parse_ckpt_path(self) -> None:
+        """Lightning's own step, which reads the model's hyper-parameters from ``--ckpt_path``
+        into the config, made safe: a path that is missing, not a checkpoint, or written by
+        another model class is refused here in one sentence, and class paths written before
+        the ``litlab`` namespace are translated (``common/checkpoints.py``)."""
+        sub = self.config.get("subcommand")
+        ckpt = self.config[sub].get("ckpt_path") if sub else None
+        if not ckpt or ckpt in ("last", "best", "hpc", "registry"):
+            return
+        path = Path(ckpt)
+        if not path.is_file():
+            raise CheckpointError(f"--ckpt_path {ckpt}: no such file")
+        try:
+            raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            hparams = current_class_paths(dict(raw.get("hyper_parameters", {})))
+        except Exception as err:  # truncated, not a torch file
+            raise CheckpointError(
+                f"--ckpt_path {ckpt} is not a litlab checkpoint that can be read "
+                f"({type(err).__name__}); point it at a best.ckpt or last.ckpt of `litlab fit`"
+            ) from err
+        hparams.pop("_instantiator", None)
+        written_by = hparams.pop("_class_path", None)
+        if not hparams or written_by is None:  # saved no hyper-parameters: nothing to read
+            return
+        builds = self.config[sub]["model"]["class_path"]
+        if written_by != builds:
+            raise CheckpointError(
+                f"--ckpt_path {ckpt} holds a {written_by.rpartition('.')[2]}, but this "
+                f"config builds a {builds.rpartition('.')[2]}: give a checkpoint of the same "
+                "experiment"
+            )
+        model = {"class_path": written_by, "dict_kwargs": hparams}
+        self.config = self.parser.parse_object({sub: {"model": model}}, self.config)
+
     def after_fit(self) -> None:
         if not self.config.fit.get("test", False) or self.trainer.interrupted:
             return
@@ -160,8 +197,11 @@ def _run_extra(command: str, argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``litlab`` console script (whose return value is the exit code)."""
-    run(argv)
+    """Entry point of the ``litlab`` console script: user errors end in a few lines and exit
+    status 2 (``common/errors.py``); ``--debug`` or ``LITLAB_DEBUG=1`` shows the traceback."""
+    debug = debugging(sys.argv if argv is None else argv)  # removes --debug from the list
+    with short_errors(debug):
+        run(argv)
 
 
 def run(argv: list[str] | None = None) -> LitlabCLI | None:

@@ -1,0 +1,50 @@
+"""Errors a user can cause end a litlab command in a few lines, not a traceback.
+
+``main()`` of ``litlab`` runs every command through :func:`short_errors`: an exception of a
+type in :data:`USER_ERRORS` (missing data, an unusable checkpoint or registry entry, a
+Trainer setting this machine cannot honour) is printed as ``litlab: <message>`` and the
+command exits with status 2. The full traceback is shown with ``--debug`` or
+``LITLAB_DEBUG=1``. Any other exception is a bug in litlab and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+from litlab.common.checkpoints import CheckpointError
+from litlab.common.data import MissingDataError
+
+DEBUG_FLAG = "--debug"
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exception types that mean "the input was wrong", not "litlab is wrong"."""
+    from litlab.common.registry import RegistryError  # safetensors; only when it is needed
+
+    return (MissingDataError, CheckpointError, RegistryError, MisconfigurationException)
+
+
+def debugging(argv: list[str]) -> bool:
+    """Whether ``--debug`` is in ``argv`` (it is removed) or ``$LITLAB_DEBUG`` is set."""
+    flag = DEBUG_FLAG in argv
+    while DEBUG_FLAG in argv:
+        argv.remove(DEBUG_FLAG)
+    return flag or os.environ.get("LITLAB_DEBUG", "") not in ("", "0")
+
+
+@contextmanager
+def short_errors(debug: bool, write: Callable[[str], object] | None = None) -> Iterator[None]:
+    """Turn a user error raised inside the block into ``litlab: ...`` and exit status 2."""
+    try:
+        yield
+    except user_errors() as err:
+        if debug:
+            raise
+        write = write or (lambda text: print(text, file=sys.stderr))
+        write(f"litlab: {err}\n(for the full traceback: add --debug or set LITLAB_DEBUG=1)")
+        raise SystemExit(2) from None
