@@ -94,8 +94,8 @@ class LitlabCLI(LightningCLI):
             }
         )
 
-    def _experiment_name(self) -> str:
-        cfg = self.config[self.subcommand]
+    def _experiment_name(self, subcommand: str | None = None) -> str:
+        cfg = self.config[subcommand or self.subcommand]
         if cfg.get("experiment"):
             return cfg["experiment"]
         configs = cfg.get("config") or []
@@ -103,6 +103,20 @@ class LitlabCLI(LightningCLI):
             path = Path(str(configs[0]))  # the experiment; later configs are overlays
             return f"{path.parent.name}/{path.stem}"
         return f"default/{type(self.model).__name__}"
+
+    @staticmethod
+    def _latest_last(experiment: str) -> Path:
+        """``logs/<experiment>/version_<highest>/checkpoints/last.ckpt``, the run to resume."""
+        runs = [
+            p for p in (Path(LOG_ROOT) / experiment).glob("version_*/checkpoints/last.ckpt")
+            if p.parent.parent.name.removeprefix("version_").isdigit()
+        ]  # fmt: skip
+        if not runs:
+            raise CheckpointError(
+                f"--ckpt_path last: no {Path(LOG_ROOT) / experiment}/version_N/checkpoints/"
+                "last.ckpt yet; train first, or give the checkpoint's path"
+            )
+        return max(runs, key=lambda p: int(p.parent.parent.name.removeprefix("version_")))
 
     def _resume_version(self) -> int | str | None:
         """``logs/x/y/version_3/checkpoints/last.ckpt`` -> 3, so a resumed run stays put."""
@@ -132,7 +146,10 @@ class LitlabCLI(LightningCLI):
         the ``litlab`` namespace are translated (``common/checkpoints.py``)."""
         sub = self.config.get("subcommand")
         ckpt = self.config[sub].get("ckpt_path") if sub else None
-        if not ckpt or ckpt in ("last", "best", "hpc", "registry"):
+        if ckpt == "last":  # the newest run of this experiment, so no path needs typing
+            ckpt = str(self._latest_last(self._experiment_name(sub)))
+            self.config[sub]["ckpt_path"] = ckpt
+        if not ckpt or ckpt in ("best", "hpc", "registry"):
             return
         path = Path(ckpt)
         if not path.is_file():

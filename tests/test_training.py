@@ -116,6 +116,24 @@ def test_resume_from_last_checkpoint_continues_in_the_same_run(tiny_root, in_tmp
     assert len(val_epochs) == 3  # epoch 0 before the crash, epochs 1 and 2 after it
 
 
+def test_ckpt_path_last_resumes_the_newest_run_of_the_experiment(tiny_root, in_tmp):
+    from litlab.common.checkpoints import CheckpointError
+
+    with pytest.raises(CheckpointError, match="--ckpt_path last: no logs/vision/mnist_cnn/"):
+        _fit(tiny_root, "--trainer.max_epochs=3", "--ckpt_path=last")
+    _fit(tiny_root, "--trainer.max_epochs=1", "--test=false")  # version_0, finished
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        crash = "--trainer.callbacks+=conftest.CrashAfterFirstEpoch"
+        _fit(tiny_root, "--trainer.max_epochs=3", crash)
+    runs = in_tmp / "logs" / "vision" / "mnist_cnn"
+    first = torch.load(runs / "version_1" / "checkpoints" / "last.ckpt", weights_only=False)
+    _fit(tiny_root, "--trainer.max_epochs=3", "--ckpt_path=last")
+    second = torch.load(runs / "version_1" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert first["epoch"] == 0 and second["epoch"] == 2
+    assert second["global_step"] == 3 * first["global_step"]
+    assert sorted(p.name for p in runs.iterdir()) == ["version_0", "version_1"]
+
+
 def test_resuming_with_a_longer_schedule_fails_with_a_clear_message(tiny_root, in_tmp):
     _fit(tiny_root, "--trainer.max_epochs=1", "--test=false")
     last = in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0" / "checkpoints" / "last.ckpt"
