@@ -113,10 +113,10 @@ def read_hparams(path: str | Path) -> dict:
     }
 
 
-def _changed(new: dict, old: dict) -> dict:
-    """The hyper-parameters whose class paths were translated, passed to Lightning's loader
-    as overrides (they win over what the file holds)."""
-    return {k: v for k, v in new.items() if v != old.get(k) and k != "_instantiator"}
+def _overrides(hparams: dict) -> dict:
+    """The hyper-parameters with translated class paths, passed to Lightning's loader as
+    keyword arguments: they win over the (possibly old) ones the file holds."""
+    return {k: v for k, v in hparams.items() if k != "_instantiator"}
 
 
 def load_trained(
@@ -124,18 +124,17 @@ def load_trained(
 ) -> tuple[L.LightningModule, L.LightningDataModule | None]:
     """(model in eval mode, DataModule restored from its state or None) from a checkpoint."""
     hparams = read_hparams(path)
-    raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     check_trusted(hparams["model"], "model")
     _import_trusted(hparams["model"]["_class_path"], "model")
     with warnings.catch_warnings():  # rebuilt from its config, the net is not a stray module
         warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
-        overrides = _changed(hparams["model"], raw["hyper_parameters"])
-        model = L.LightningModule.load_from_checkpoint(path, map_location=map_location, **overrides)
+        model = L.LightningModule.load_from_checkpoint(
+            path, map_location=map_location, **_overrides(hparams["model"])
+        )
     model.eval()
     data = None
     if "_class_path" in hparams["data"]:
         check_trusted(hparams["data"], "DataModule")
         _import_trusted(hparams["data"]["_class_path"], "DataModule")
-        overrides = _changed(hparams["data"], raw.get("datamodule_hyper_parameters", {}))
-        data = L.LightningDataModule.load_from_checkpoint(path, **overrides)
+        data = L.LightningDataModule.load_from_checkpoint(path, **_overrides(hparams["data"]))
     return model, data
