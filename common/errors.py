@@ -22,11 +22,30 @@ from litlab.common.data import MissingDataError
 DEBUG_FLAG = "--debug"
 
 
+class ConfigError(ValueError):
+    """A configuration value that cannot work (``lr`` below zero, ``batch_size`` 0, a model
+    whose ``num_classes`` differs from its data's), named with the value and what to do."""
+
+
+def check_positive(owner: str, **values: float | int | None) -> None:
+    """Raise :class:`ConfigError` for the first of ``values`` that is not > 0 (None is
+    skipped): ``check_positive("--model.init_args", lr=lr)``."""
+    for name, value in values.items():
+        if value is not None and not value > 0:
+            raise ConfigError(f"{owner}.{name} must be greater than 0, got {value}")
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exception types that mean "the input was wrong", not "litlab is wrong"."""
     from litlab.common.registry import RegistryError  # safetensors; only when it is needed
 
-    return (MissingDataError, CheckpointError, RegistryError, MisconfigurationException)
+    return (
+        MissingDataError,
+        CheckpointError,
+        RegistryError,
+        ConfigError,
+        MisconfigurationException,
+    )
 
 
 def debugging(argv: list[str]) -> bool:
