@@ -10,7 +10,7 @@ kept within the model's block size by dropping the oldest whole turns (a single 
 is too long keeps its end). ``ChatSession`` is the part serve/ reuses.
 
 Needs a LightningModule with ``generate`` / ``generate_iter`` (``LanguageModelSource``) and a
-DataModule that implements ``DialogueData`` (``common/callbacks/protocol.py``), e.g. a
+DataModule that implements ``DialogueData`` (``common/protocols.py``), e.g. a
 ``ShakespeareDataModule`` with ``format: dialogue``. Exit status 0, or 2 with one line for a
 checkpoint that is not a dialogue language model.
 """
@@ -24,9 +24,9 @@ from collections.abc import Iterator
 
 import torch
 
-from litlab.common.callbacks.protocol import DialogueData, LanguageModelSource, context_size
 from litlab.common.checkpoints import CheckpointError, load_trained
 from litlab.common.generate import stream_text
+from litlab.common.protocols import DialogueData, LanguageModelSource, context_size
 
 # typographic characters a keyboard or phone adds, and what the plays write instead
 ASCII_LOOKALIKES = str.maketrans(

@@ -31,7 +31,9 @@ from torchvision.io import ImageReadMode, decode_image
 
 from litlab.common.attribution import evaluating, grad_cam, integrated_gradients
 from litlab.common.callbacks.attention_maps import query_labels, trim
-from litlab.common.callbacks.protocol import (
+from litlab.common.callbacks.token_attributions import describe
+from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.protocols import (
     AttentionSource,
     GradCamSource,
     ImageInputs,
@@ -39,8 +41,6 @@ from litlab.common.callbacks.protocol import (
     TokenAttributionSource,
     require,
 )
-from litlab.common.callbacks.token_attributions import describe
-from litlab.common.checkpoints import CheckpointError, load_trained
 from litlab.common.viz import (
     attention_figure,
     gradcam_figure,

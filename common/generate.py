@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from litlab.common.callbacks.protocol import LanguageData, LanguageModelSource
 from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.protocols import LanguageData, LanguageModelSource
 from litlab.common.sampling import cut_at_stop, unsafe_tail
 
 
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(
             f"{args.ckpt} holds a {type(model).__name__} with a {type(data).__name__}, not a "
             "language model with a tokenizer (see LanguageModelSource in "
-            "common/callbacks/protocol.py)"
+            "common/protocols.py)"
         )
     tokenizer = data.tokenizer
     prompt = args.prompt if args.prompt is not None else data.prompt

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from litlab.common.callbacks import protocol as P
+from litlab.common import protocols as P
 
 
 def training_metrics(ckpt: dict, extra: dict | None) -> dict:
@@ -29,7 +29,7 @@ def training_metrics(ckpt: dict, extra: dict | None) -> dict:
 
 
 def task_kind(model: object, data: object) -> str:
-    """What the model does, read from the protocols of common/callbacks/protocol.py."""
+    """What the model does, read from the protocols of common/protocols.py."""
 
     def has(obj: object, protocol: type) -> bool:
         try:

@@ -25,11 +25,11 @@ import lightning as L
 import torch
 
 from litlab.common.attribution import evaluating, integrated_gradients
-from litlab.common.callbacks.protocol import DialogueData, LanguageModelSource
 from litlab.common.chat import ChatSession
 from litlab.common.explain import explain_images, explain_texts
 from litlab.common.generate import stream_text
 from litlab.common.model_card import task_kind
+from litlab.common.protocols import DialogueData, LanguageModelSource
 from litlab.common.registry import RegistryError, list_models, load, resolve
 from litlab.serve.payloads import DRAWING, MAX_IMAGE_BYTES, InputError, article, png, read_image
 

@@ -13,11 +13,11 @@ import pytest
 import torch
 from conftest import REPO, SHARED_DATA
 
-from litlab.common.callbacks.protocol import TextData
 from litlab.common.checkpoints import load_trained
 from litlab.common.cli import run as litlab
 from litlab.common.data import MissingDataError
 from litlab.common.explain import run_explain
+from litlab.common.protocols import TextData
 from litlab.sequence.sentiment.data import (
     BucketBatchSampler,
     IMDBDataModule,

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from conftest import REPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from litlab.common.callbacks.protocol import TokenBatch
 from litlab.common.cli import run as litlab
+from litlab.common.protocols import TokenBatch
 from litlab.sequence.sentiment.module import TextClassifier
 from litlab.transformer.classifier import TransformerClassifier
 

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.data import DataLoader
 
-from litlab.common.callbacks.protocol import TokenBatch
+from litlab.common.protocols import TokenBatch
 
 NEUTRAL = "the film was a story and plot it is this with of actors scene".split()
 POSITIVE, NEGATIVE = ["good", "great", "fine"], ["bad", "awful", "dull"]

@@ -224,7 +224,7 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self._loader("test")
 
-    # --- the picture-callback protocol (common/callbacks/protocol.py) -----------------------
+    # --- the picture-callback protocol (common/protocols.py) -----------------------
 
     def probe_batch(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
         """``n`` fixed, normalised evaluation images cycling through the classes, and labels."""

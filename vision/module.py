@@ -188,7 +188,7 @@ class ImageClassifier(L.LightningModule):
         steps = self.trainer.estimated_stepping_batches
         return step_schedule(opt, hp.scheduler, steps, hp.warmup, final_div_factor=1e3)
 
-    # --- protocol for the picture callbacks (common/callbacks/protocol.py) ----------------
+    # --- protocol for the picture callbacks (common/protocols.py) ----------------
 
     def feature_map_layers(self, n: int = 2) -> dict[str, nn.Module]:
         """The first ``n`` convolution layers of the network, by name."""

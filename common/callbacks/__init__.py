@@ -1,6 +1,6 @@
 """Picture callbacks for TensorBoard; each lives in its own small file.
 
-They share one shape (``base.FigureCallback``) and one protocol (``protocol.py``).
+They share one shape (``base.FigureCallback``) and one protocol (``common/protocols.py``).
 """
 
 from litlab.common.callbacks.alignment import AlignmentCallback

@@ -9,7 +9,7 @@ import lightning as L
 from matplotlib.figure import Figure
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.callbacks.protocol import AlignmentSource, Seq2SeqData, TokenBatch, require
+from litlab.common.protocols import AlignmentSource, Seq2SeqData, TokenBatch, require
 from litlab.common.viz import attention_figure
 
 
@@ -18,7 +18,7 @@ class AlignmentCallback(FigureCallback):
 
     Rows are the output tokens the model produced (greedy), columns the input characters;
     tags ``val/alignment/<i>``. Needs a ``Seq2SeqData`` DataModule and an
-    ``AlignmentSource`` module (common/callbacks/protocol.py).
+    ``AlignmentSource`` module (common/protocols.py).
     """
 
     def __init__(self, num_texts: int = 4, every_n_epochs: int = 1) -> None:

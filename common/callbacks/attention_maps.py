@@ -8,7 +8,7 @@ import lightning as L
 from matplotlib.figure import Figure
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.callbacks.protocol import AttentionSource, TokenBatch, TokenProbe, require
+from litlab.common.protocols import AttentionSource, TokenBatch, TokenProbe, require
 from litlab.common.viz import attention_figure
 
 

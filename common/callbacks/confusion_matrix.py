@@ -30,7 +30,7 @@ class ConfusionMatrixCallback(FigureCallback):
         if not isinstance(outputs, dict) or "preds" not in outputs or "target" not in outputs:
             raise TypeError(
                 "ConfusionMatrixCallback needs validation_step/test_step to return a dict with "
-                "'preds' and 'target' (see common/callbacks/protocol.py)"
+                "'preds' and 'target' (see common/protocols.py)"
             )
         if self.matrix is None:
             num_classes = pl_module.hparams.get("num_classes")

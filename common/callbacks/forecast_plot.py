@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.callbacks.protocol import ForecastData, require
+from litlab.common.protocols import ForecastData, require
 
 
 def forecast_figure(

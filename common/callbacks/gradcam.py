@@ -10,14 +10,14 @@ from torch import Tensor
 
 from litlab.common.attribution import grad_cam
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.callbacks.protocol import GradCamSource, ProbeData, require
+from litlab.common.protocols import GradCamSource, ProbeData, require
 from litlab.common.viz import gradcam_figure
 
 
 class GradCamCallback(FigureCallback):
     """Grad-CAM (captum ``LayerGradCam``) for ``num_images`` fixed validation images.
 
-    The module names the layer (``gradcam_layer()``, see ``common/callbacks/protocol.py``);
+    The module names the layer (``gradcam_layer()``, see ``common/protocols.py``);
     the images are chosen once at setup (the DataModule's ``probe_batch``, a few per class)
     so that epochs compare. Each drawing logs one grid, ``val/gradcam``: the images, the
     map for the predicted class and the map for the true class, overlaid with a colour map.

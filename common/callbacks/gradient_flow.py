@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.callbacks.protocol import GradientFlowSource, require
+from litlab.common.protocols import GradientFlowSource, require
 from litlab.common.viz import plt  # Agg backend set there
 
 

@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.callbacks.protocol import LanguageData, LanguageModelSource, require
+from litlab.common.protocols import LanguageData, LanguageModelSource, require
 
 
 def as_preformatted(text: str) -> str:

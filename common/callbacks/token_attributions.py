@@ -10,7 +10,7 @@ from torch import Tensor
 
 from litlab.common.attribution import TokenAttribution, integrated_gradients
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.callbacks.protocol import TextData, TokenAttributionSource, TokenBatch, require
+from litlab.common.protocols import TextData, TokenAttributionSource, TokenBatch, require
 from litlab.common.viz import token_attribution_figure, token_attribution_html
 
 

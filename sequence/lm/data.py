@@ -31,8 +31,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
-from litlab.common.callbacks.protocol import TokenBatch
 from litlab.common.data import locate_dataset, resolve_data_root
+from litlab.common.protocols import TokenBatch
 from litlab.sequence.lm import dialogue
 from litlab.sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
 
@@ -81,7 +81,7 @@ class ShakespeareDataModule(L.LightningDataModule):
         val_batches: fixed validation batches evaluated every epoch.
         prompt: start of the text samples (the sample callback and ``litlab generate``).
         format: ``"plain"`` (the text as it is) or ``"dialogue"`` (one speaker-tagged turn
-            per line, for chat; ``DialogueData`` in ``common/callbacks/protocol.py``).
+            per line, for chat; ``DialogueData`` in ``common/protocols.py``).
     """
 
     def __init__(

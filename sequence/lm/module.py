@@ -160,7 +160,7 @@ class LanguageModel(L.LightningModule):
         mixed = trainer is not None and "mixed" in str(trainer.precision)
         return not (clipping and mixed)
 
-    # --- protocol: LanguageModelSource (common/callbacks/protocol.py) ----------------------
+    # --- protocol: LanguageModelSource (common/protocols.py) ----------------------
 
     def generate_iter(
         self,

@@ -77,7 +77,7 @@ class LongRangeModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
-    # --- protocol: GradientFlowSource (common/callbacks/protocol.py) ------------------------
+    # --- protocol: GradientFlowSource (common/protocols.py) ------------------------
 
     def hidden_gradient_norms(self, inputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
         """Label -> ||dL/dh_t|| (T,) for t = 1..T: this network, and fresh ones of each cell."""

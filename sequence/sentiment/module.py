@@ -21,9 +21,9 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
 
-from litlab.common.callbacks.protocol import TokenBatch
 from litlab.common.loggers import log_hparams
 from litlab.common.optim import decay_groups, step_schedule
+from litlab.common.protocols import TokenBatch
 
 
 def _metrics(num_classes: int) -> MetricCollection:
@@ -141,7 +141,7 @@ class TextClassifier(L.LightningModule):
         steps = self.trainer.estimated_stepping_batches
         return step_schedule(opt, hp.scheduler, steps, hp.warmup)
 
-    # --- protocol for the picture callbacks (common/callbacks/protocol.py) ----------------
+    # --- protocol for the picture callbacks (common/protocols.py) ----------------
 
     def embedding_layer(self) -> nn.Module:
         """Where integrated gradients attribute: the token embedding."""

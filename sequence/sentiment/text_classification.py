@@ -12,7 +12,7 @@ them (``read() -> TextSplits``). This class then
    longest text of the batch. With ``bucket=True`` the training batches are drawn from
    length-sorted buckets, so little compute goes into padding.
 
-It also implements the ``TextData`` protocol of ``common/callbacks/protocol.py`` (``classes``,
+It also implements the ``TextData`` protocol of ``common/protocols.py`` (``classes``,
 ``pad_id``, ``probe_batch``, ``token_strings``, ``encode_texts``), which the token-attribution
 and attention callbacks and ``litlab explain`` use.
 """
@@ -29,8 +29,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
-from litlab.common.callbacks.protocol import TokenBatch
 from litlab.common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
+from litlab.common.protocols import TokenBatch
 from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
 
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -290,7 +290,7 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         self.tokenizer = tokenizer_from_state(state["tokenizer"])
         self.classes = list(state["classes"])
 
-    # --- the text protocol (common/callbacks/protocol.py) -------------------------------------
+    # --- the text protocol (common/protocols.py) -------------------------------------
 
     @property
     def pad_id(self) -> int:

@@ -25,8 +25,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from litlab.common.callbacks.protocol import TokenBatch
 from litlab.common.data import SplitLoaders
+from litlab.common.protocols import TokenBatch
 from litlab.sequence.tokenizers import PAD, UNK, CharTokenizer, tokenizer_from_state
 
 BOS, EOS = "<s>", "</s>"

@@ -9,7 +9,7 @@ that baseline has learnt nothing useful.
 Logged keys: ``train/loss``, ``val/loss``, ``val/mae``, ``val/rmse``, ``val/mae_best``,
 ``val/mae_seasonal_naive``, ``val/rmse_seasonal_naive`` and the same under ``test/``.
 The DataModule must offer ``inverse_transform``, ``seasonal_naive`` and ``horizon``
-(``ForecastData`` in common/callbacks/protocol.py), as ``litlab.sequence.timeseries.data`` does.
+(``ForecastData`` in common/protocols.py), as ``litlab.sequence.timeseries.data`` does.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, MinMetric
 
-from litlab.common.callbacks.protocol import ForecastData, require
 from litlab.common.loggers import log_hparams
+from litlab.common.protocols import ForecastData, require
 
 
 def _errors() -> MetricCollection:

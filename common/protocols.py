@@ -123,7 +123,7 @@ def require(obj: object, protocol: type, who: str) -> None:
         missing = [n for n in names if not hasattr(obj, n)] if obj is not None else []
         raise TypeError(
             f"{who} needs a {protocol.__name__} ({type(obj).__name__} lacks {missing or 'it'}); "
-            f"see common/callbacks/protocol.py"
+            f"see common/protocols.py"
         )
 
 
