@@ -96,6 +96,15 @@ class TokenAttribution:
     probs: Tensor
 
 
+def describe(att: TokenAttribution, i: int, classes: list[str], label: int | None = None) -> str:
+    """One line: the explained class, its probability, the truth and the IG delta."""
+    t = int(att.target[i])
+    line = f"predicted {classes[t]} ({att.probs[i, t]:.2f})"
+    if label is not None:
+        line += f", true {classes[label]}"
+    return line + f", IG delta {att.delta[i]:+.2e}"
+
+
 def integrated_gradients(
     forward: Callable[..., Tensor],
     embedding: nn.Module,

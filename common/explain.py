@@ -29,9 +29,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from torchvision.io import ImageReadMode, decode_image
 
-from litlab.common.attribution import evaluating, grad_cam, integrated_gradients
-from litlab.common.callbacks.attention_maps import query_labels, trim
-from litlab.common.callbacks.token_attributions import describe
+from litlab.common.attribution import describe, evaluating, grad_cam, integrated_gradients
 from litlab.common.checkpoints import CheckpointError, load_trained
 from litlab.common.protocols import (
     AttentionSource,
@@ -44,8 +42,10 @@ from litlab.common.protocols import (
 from litlab.common.viz import (
     attention_figure,
     gradcam_figure,
+    query_labels,
     token_attribution_figure,
     token_attribution_html,
+    trim,
 )
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}

@@ -173,6 +173,23 @@ def gradcam_figure(
     return fig
 
 
+def trim(weights: Tensor, length: int, seq_len: int, max_tokens: int) -> Tensor:
+    """Cut (heads, Tq, Tk) to the real tokens: axes as long as the input lose the padding."""
+    _, tq, tk = weights.shape
+    keep = min(length, max_tokens)
+    if tq == seq_len:
+        weights = weights[:, :keep]
+    if tk == seq_len:
+        weights = weights[:, :, :keep]
+    return weights
+
+
+def query_labels(weights: Tensor, tokens: list[str]) -> list[str]:
+    """Row labels: the tokens for self-attention, ``q0, q1, ...`` otherwise (e.g. pooling)."""
+    tq = weights.shape[1]
+    return tokens if tq == len(tokens) else [f"q{j}" for j in range(tq)]
+
+
 def attention_figure(
     weights: Tensor,
     keys: Sequence[str],

@@ -9,24 +9,7 @@ from matplotlib.figure import Figure
 
 from litlab.common.callbacks.base import FigureCallback
 from litlab.common.protocols import AttentionSource, TokenBatch, TokenProbe, require
-from litlab.common.viz import attention_figure
-
-
-def trim(weights, length: int, seq_len: int, max_tokens: int):
-    """Cut (heads, Tq, Tk) to the real tokens: axes as long as the input lose the padding."""
-    _, tq, tk = weights.shape
-    keep = min(length, max_tokens)
-    if tq == seq_len:
-        weights = weights[:, :keep]
-    if tk == seq_len:
-        weights = weights[:, :, :keep]
-    return weights
-
-
-def query_labels(weights, tokens: list[str]) -> list[str]:
-    """Row labels: the tokens for self-attention, ``q0, q1, ...`` otherwise (e.g. pooling)."""
-    tq = weights.shape[1]
-    return tokens if tq == len(tokens) else [f"q{j}" for j in range(tq)]
+from litlab.common.viz import attention_figure, query_labels, trim
 
 
 class AttentionMapCallback(FigureCallback):

@@ -8,19 +8,10 @@ import lightning as L
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from litlab.common.attribution import TokenAttribution, integrated_gradients
+from litlab.common.attribution import describe, integrated_gradients
 from litlab.common.callbacks.base import FigureCallback
 from litlab.common.protocols import TextData, TokenAttributionSource, TokenBatch, require
 from litlab.common.viz import token_attribution_figure, token_attribution_html
-
-
-def describe(att: TokenAttribution, i: int, classes: list[str], label: int | None = None) -> str:
-    """One line: the explained class, its probability, the truth and the IG delta."""
-    t = int(att.target[i])
-    line = f"predicted {classes[t]} ({att.probs[i, t]:.2f})"
-    if label is not None:
-        line += f", true {classes[label]}"
-    return line + f", IG delta {att.delta[i]:+.2e}"
 
 
 class TokenAttributionCallback(FigureCallback):
