@@ -23,6 +23,8 @@ from torchvision.io import encode_jpeg, encode_png
 os.environ["LITLAB_OFFLINE"] = "1"
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("DATA_DIR", REPO.parent / "shared" / "data"))
+# CI sets LITLAB_REQUIRE_DATA=1: a real-data test whose file is missing fails instead of skipping
+REQUIRE_DATA = os.environ.get("LITLAB_REQUIRE_DATA") == "1"
 
 CIFAR10_CLASSES = [
     "airplane",
@@ -36,6 +38,31 @@ CIFAR10_CLASSES = [
     "ship",
     "truck",
 ]
+
+
+def real_data(relative: str) -> Path:
+    """``SHARED_DATA / relative`` for a real-data test: a skip naming the file where it is
+    missing, or a failure under ``LITLAB_REQUIRE_DATA=1``."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        missing = f"offline data missing: {path} (set DATA_DIR to the shared/data folder)"
+        if REQUIRE_DATA:
+            pytest.fail(f"LITLAB_REQUIRE_DATA=1 but {missing}", pytrace=False)
+        pytest.skip(missing)
+    return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under ``LITLAB_REQUIRE_DATA=1``, a skip that says data is missing, written without
+    :func:`real_data` (a ``skipif`` on a path), fails too."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_DATA and report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        if any(w in reason for w in ("not present", "shared data", "shared/data")):
+            report.outcome = "failed"
+            report.longrepr = f"LITLAB_REQUIRE_DATA=1 but skipped: {reason} (in {SHARED_DATA})"
 
 
 @pytest.fixture(autouse=True, scope="session")

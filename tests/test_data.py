@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
+import struct
 import tarfile
 
+import numpy as np
 import pytest
 import torch
-from conftest import CIFAR10_CLASSES, SHARED_DATA, tar_folder, write_image_folder, write_mnist_idx
+from conftest import (
+    CIFAR10_CLASSES,
+    SHARED_DATA,
+    class_images,
+    real_data,
+    tar_folder,
+    write_image_folder,
+    write_mnist_idx,
+)
 
 from litlab.common.data import MissingDataError, extract_archive, resolve_data_root
 from litlab.vision import augment
@@ -50,9 +61,40 @@ def test_mnist_idx_files_gzipped_or_not(tmp_path, gz):
     write_mnist_idx(tmp_path, gz=gz)
     dm = MNISTDataModule(root=str(tmp_path), val_size=20)
     dm.setup()
-    assert dm.splits.train_images.shape == (300, 1, 28, 28)
-    assert dm.splits.test_labels.tolist() == sorted(dm.splits.test_labels.tolist())
+    s = dm.splits
+    assert s.train_images.shape == (300, 1, 28, 28) and s.train_images.dtype == torch.uint8
+    # every pixel and label as written (conftest.write_mnist_idx: seed 0 train, seed 1 test)
+    for (images, labels), seed, n in (((s.train_images, s.train_labels), 0, 30),
+                                      ((s.test_images, s.test_labels), 1, 5)):  # fmt: skip
+        x, y = class_images(n, 10, 1, 28, seed)
+        assert torch.equal(images, torch.from_numpy(x)) and labels.tolist() == y.tolist()
     assert dm.flip is False  # mirrored digits are different digits
+
+
+def _idx(path) -> np.ndarray:
+    """An idx file read with nothing but its header: magic (dims in the 4th byte), sizes."""
+    data = gzip.decompress(path.read_bytes())
+    dims = data[3]
+    shape = struct.unpack(f">{dims}I", data[4 : 4 + 4 * dims])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape).copy()
+
+
+def test_real_mnist_is_read_pixel_for_pixel():
+    raw = real_data("mnist/MNIST/raw/train-images-idx3-ubyte.gz").parent
+    dm = MNISTDataModule(root=str(SHARED_DATA))
+    dm.setup()
+    s = dm.splits
+    assert s.train_labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # the famous first 5
+    assert s.test_labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert torch.bincount(s.test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958,
+                                                      1028, 974, 1009]  # fmt: skip
+    assert s.train_images[0, 0, 14, 13:18].tolist() == [81, 240, 253, 253, 119]
+    assert int(s.train_images[0].sum()) == 27525
+    for images, labels, prefix in ((s.train_images, s.train_labels, "train"),
+                                   (s.test_images, s.test_labels, "t10k")):  # fmt: skip
+        pixels = torch.from_numpy(_idx(raw / f"{prefix}-images-idx3-ubyte.gz"))
+        assert torch.equal(images[:, 0], pixels)
+        assert labels.tolist() == _idx(raw / f"{prefix}-labels-idx1-ubyte.gz").tolist()
 
 
 def test_image_folder_and_its_archive_decode_identically(tmp_path):
@@ -154,8 +196,6 @@ def test_normalisation_inverts(tiny_root):
 
 
 def test_real_offline_cifar10_archive_is_found_when_present():
-    archive = SHARED_DATA / "cifar10" / "cifar10_jpg.tar.gz"
-    if not archive.exists():
-        pytest.skip("offline CIFAR-10 copy not present")
+    archive = real_data("cifar10/cifar10_jpg.tar.gz")
     dm = CIFAR10DataModule(root=str(SHARED_DATA))
     assert dm.locate() == archive
