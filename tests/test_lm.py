@@ -9,7 +9,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, real_data
 
 from litlab.common.callbacks.text_samples import TextSampleCallback
 from litlab.common.data import MissingDataError
@@ -17,7 +17,7 @@ from litlab.sequence.lm.data import ShakespeareDataModule
 from litlab.sequence.lm.models import RNNLanguageModel
 from litlab.sequence.lm.module import LanguageModel, warmup_cosine
 
-REAL_TEXT = SHARED_DATA / "shakespeare" / "input.txt"
+REAL_TEXT = "shakespeare/input.txt"  # in shared/data
 
 
 def nanogpt_split(text: str) -> tuple[list[str], list[int], list[int]]:
@@ -40,11 +40,11 @@ def test_char_split_is_nanogpts_shakespeare_char(tiny_root: Path):
     assert dm.val_data.tolist() == val_ids
 
 
-@pytest.mark.skipif(not REAL_TEXT.exists(), reason="no Tiny Shakespeare in shared/data")
 def test_real_tiny_shakespeare_has_65_symbols_and_the_90_percent_cut():
+    path = real_data(REAL_TEXT)
     dm = ShakespeareDataModule(root=str(SHARED_DATA))
     dm.setup()
-    n = len(REAL_TEXT.read_text())
+    n = len(path.read_text())
     assert n == 1_115_394
     assert dm.tokenizer.vocab_size == 65
     assert dm.tokenizer.decode([0, 1]) == "\n "
@@ -166,8 +166,8 @@ def test_fit_logs_loss_perplexity_and_bits_per_character(tiny_root: Path, in_tmp
     assert samples.last_text.startswith("ROMEO:") and len(samples.last_text) == 6 + 20
 
 
-@pytest.mark.skipif(not REAL_TEXT.exists(), reason="no Tiny Shakespeare in shared/data")
 def test_smoke_fit_on_real_tiny_shakespeare(in_tmp: Path):
+    real_data(REAL_TEXT)
     torch.manual_seed(0)
     dm = ShakespeareDataModule(
         root=str(SHARED_DATA), block_size=32, batch_size=16, steps_per_epoch=30, val_batches=2

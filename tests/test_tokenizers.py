@@ -4,7 +4,7 @@ state that travels in checkpoints."""
 from __future__ import annotations
 
 import pytest
-from conftest import SHARED_DATA
+from conftest import real_data
 from text_data import FILLER_KO, NEG_KO, POS_KO, write_shakespeare
 
 from litlab.sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
@@ -33,16 +33,19 @@ def test_char_extra_symbols_come_after_the_characters():
     assert tok.encode("cab") == [2, 0, 1] and tok.pad_id == 3 and tok.vocab_size == 4
 
 
-def test_char_vocabulary_of_tiny_shakespeare_is_nanogpts(tmp_path):
-    path = SHARED_DATA / "shakespeare" / "input.txt"
-    if not path.exists():
-        path = write_shakespeare(tmp_path) / "input.txt"
-    text = path.read_text()
+def test_char_vocabulary_is_the_sorted_characters_of_the_text(tmp_path):
+    text = (write_shakespeare(tmp_path) / "input.txt").read_text()
     tok = CharTokenizer.fit(text)
     assert tok.chars == sorted(set(text))
-    if len(text) == 1_115_394:  # the real file: nanoGPT's shakespeare_char meta.pkl
-        assert tok.vocab_size == 65
-        assert tok.encode("\n !") == [0, 1, 2] and tok.encode("a") == [39]
+    assert tok.decode(tok.encode(text)) == text
+
+
+def test_char_vocabulary_of_tiny_shakespeare_is_nanogpts():
+    text = real_data("shakespeare/input.txt").read_text()
+    assert len(text) == 1_115_394
+    tok = CharTokenizer.fit(text)  # nanoGPT's shakespeare_char meta.pkl:
+    assert tok.vocab_size == 65 and tok.chars == sorted(set(text))
+    assert tok.encode("\n !") == [0, 1, 2] and tok.encode("a") == [39]
 
 
 def test_byte_level_bpe_round_trips_any_text():
