@@ -25,8 +25,9 @@ from collections.abc import Iterator
 import torch
 
 from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.contracts import conforms, context_size
 from litlab.common.generate import stream_text
-from litlab.common.protocols import DialogueData, LanguageModelSource, context_size
+from litlab.common.protocols import DialogueData, LanguageModelSource
 
 # typographic characters a keyboard or phone adds, and what the plays write instead
 ASCII_LOOKALIKES = str.maketrans(
@@ -59,9 +60,9 @@ class ChatSession:
         seed: int = 0,
     ) -> None:
         what = f"a {type(model).__name__} with a {type(data).__name__}"
-        if not isinstance(model, LanguageModelSource):
+        if not conforms(model, LanguageModelSource):
             raise ValueError(f"{what} is not a dialogue language model (it cannot generate)")
-        if not isinstance(data, DialogueData) or data.turn_boundary is None:
+        if not conforms(data, DialogueData) or data.turn_boundary is None:
             raise ValueError(
                 f"{what} is not a dialogue language model (no speaker-tagged turns): train one "
                 "on data of format 'dialogue' (experiments/transformer/shakespeare_chat.yaml)"

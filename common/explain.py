@@ -31,13 +31,13 @@ from torchvision.io import ImageReadMode, decode_image
 
 from litlab.common.attribution import describe, evaluating, grad_cam, integrated_gradients
 from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.contracts import conforms, require
 from litlab.common.protocols import (
     AttentionSource,
     GradCamSource,
     ImageInputs,
     TextData,
     TokenAttributionSource,
-    require,
 )
 from litlab.common.viz import (
     attention_figure,
@@ -99,7 +99,7 @@ def explain_texts(
             model, model.embedding_layer(), ids, lengths, data.pad_id, n_steps=n_steps
         )
         maps: dict[str, Tensor] = {}
-        if isinstance(model, AttentionSource):
+        if conforms(model, AttentionSource):
             with torch.no_grad():
                 maps = model.attention_maps(type(batch)(ids, lengths))
     out = []

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.contracts import conforms
 from litlab.common.protocols import LanguageData, LanguageModelSource
 from litlab.common.sampling import cut_at_stop, unsafe_tail
 
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         model, data = load_trained(args.ckpt, map_location=args.device)
     except CheckpointError as err:
         return _fail(str(err))
-    if not isinstance(model, LanguageModelSource) or not isinstance(data, LanguageData):
+    if not conforms(model, LanguageModelSource) or not conforms(data, LanguageData):
         return _fail(
             f"{args.ckpt} holds a {type(model).__name__} with a {type(data).__name__}, not a "
             "language model with a tokenizer (see LanguageModelSource in "

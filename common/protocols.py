@@ -1,79 +1,43 @@
-"""The protocol between LightningModules / DataModules and the picture callbacks.
+"""The contracts between DataModules, LightningModules, callbacks and ``litlab explain``.
 
-Callbacks never reach into hidden attributes: they ask for what they need through these
-documented methods, and fail early with a message naming the missing one. A new domain
-that wants the pictures implements the methods; nothing in ``common/`` changes.
+One ordered file: what each side may ask of the other. Nothing in here does any work; the
+checks that enforce it (``conforms``, ``require``, the fit check, the values LitlabCLI
+fills in from the data) are in ``common/contracts.py``.
 
-Inputs: a batch is ``(inputs, labels)``. Image inputs are one tensor (B, C, H, W) and the
+1. What a LightningModule may ask of its DataModule (``ClassData``, ``VocabData``,
+   ``WindowData``, ``ForecastData``, ``Seq2SeqData``): sizes the network must agree with.
+   A module says which it was built for in ``data_needs()`` (``ModelNeeds``); at the start
+   of every fit the values are compared and the first that disagrees is named in one
+   sentence. What the data defines from its configuration alone (``DataDefines``) is filled
+   into the model's configuration, so an experiment YAML does not repeat it.
+2. What callbacks and ``litlab explain`` / serve/ may ask of a DataModule.
+3. What callbacks and ``litlab explain`` / serve/ may ask of a LightningModule.
+Each protocol's docstring says who asks for it.
+
+Inputs: a batch is ``(inputs, labels)``; image inputs are one tensor (B, C, H, W) and the
 module is called as ``module(images)``; text inputs are a ``TokenBatch`` (ids, lengths) and
-the module is called as ``module(ids, lengths)``, i.e. ``module(*inputs)``.
+the module is called as ``module(*inputs)``. ``validation_step`` / ``test_step`` of a
+classifier return a dict with ``preds`` (B,) and ``target`` (B,) (the confusion matrix).
 
-=======================  ====================================  ===============================
-who                      implements                            used by
-=======================  ====================================  ===============================
-DataModule               ``ProbeData``: ``classes``,           prediction grid, feature maps,
-                         ``probe_batch``, ``denormalize``      Grad-CAM
-DataModule               ``ImageInputs``: + ``encode_images``  ``litlab explain`` on images
-DataModule               ``TokenProbe``: ``probe_batch``,      attention maps
-                         ``token_strings``
-DataModule               ``TextData``: ``TokenProbe`` +        token attributions, ``litlab
-                         ``classes``, ``pad_id``,              explain`` on text
-                         ``encode_texts``
-LightningModule          ``FeatureMapSource``                  feature maps
-LightningModule          ``GradCamSource``                     Grad-CAM
-LightningModule          ``AttentionSource``                   attention maps
-LightningModule          ``TokenAttributionSource``            token attributions
-DataModule               ``LanguageData``: ``tokenizer``,      text samples, ``litlab
-                         ``prompt``                            generate``
-LightningModule          ``LanguageModelSource``: ``generate`` text samples, ``litlab generate``,
-                         (+ ``block_size``, see                ``litlab chat``
-                         ``context_size``)
-DataModule               ``DialogueData``: ``LanguageData`` +  ``litlab chat``, serve/
-                         ``turn_boundary``, ``speaker_tag``,
-                         ``format_turn``
-DataModule               ``ForecastData``                      forecast plot
-DataModule               ``Seq2SeqData``                       alignment heat maps
-LightningModule          ``AlignmentSource``                   alignment heat maps
-LightningModule          ``GradientFlowSource``                gradient norm against distance
-=======================  ====================================  ===============================
-
-Step outputs: ``validation_step`` / ``test_step`` return a dict with ``preds`` (B,) and
-``target`` (B,) class indices (used by the confusion matrix).
-
-Whatever a DataModule needs to encode new inputs after training (class names, normalisation,
-a tokenizer's vocabulary) belongs in its ``state_dict()``: Lightning stores it in every
-checkpoint, and ``litlab explain`` / serve/ rebuild the DataModule from it without the data.
+Properties never do I/O: a size that is known only once the data is read (a trained
+tokenizer's ``vocab_size``) raises ``NotReadyError`` before ``setup()`` or
+``load_state_dict()``. Whatever a DataModule needs to encode new inputs after training
+(class names, normalisation, a tokenizer) belongs in its ``state_dict()``: Lightning stores
+it in every checkpoint, and explain / serve/ rebuild the DataModule from it without the data.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from torch import Tensor, nn
-
-
-@runtime_checkable
-class ProbeData(Protocol):
-    """A DataModule that can hand out fixed, labelled evaluation images."""
-
-    classes: list[str]
-
-    def probe_batch(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
-        """``n`` fixed normalised images (n, C, H, W) and their labels (n,)."""
-        ...
-
-    def denormalize(self, images: Tensor) -> Tensor:
-        """Normalised images -> [0, 1] for display."""
-        ...
+from torch import Generator, Tensor, nn
 
 
-@runtime_checkable
-class ImageInputs(ProbeData, Protocol):
-    """Image data that can also prepare new images the way the model was trained on them."""
+class NotReadyError(AttributeError):
+    """A DataModule value asked for before ``setup()`` or ``load_state_dict()`` made it.
 
-    def encode_images(self, images: list[Tensor]) -> Tensor:
-        """uint8 images (C, H, W) of any size -> one normalised batch (N, C, H, W)."""
-        ...
+    An AttributeError, so ``hasattr``/``getattr(obj, name, default)`` treat the value as not
+    there yet instead of crashing."""
 
 
 class TokenBatch(NamedTuple):
@@ -83,29 +47,173 @@ class TokenBatch(NamedTuple):
     lengths: Tensor
 
 
+# --- 1. what a LightningModule may ask of its DataModule -----------------------------------
+
+
+@runtime_checkable
+class DataDefines(Protocol):
+    """A DataModule class that knows, from its configuration alone, sizes the model takes."""
+
+    @classmethod
+    def model_values(cls, init_args: dict[str, Any]) -> dict[str, int]:
+        """E.g. ``{"num_classes": 10}`` or ``{"vocab_size": 8000, "block_size": 64}``."""
+
+
+@runtime_checkable
+class ModelNeeds(Protocol):
+    """A LightningModule that says which data sizes its network was built for."""
+
+    def data_needs(self) -> dict[str, int]:
+        """``num_classes``: the data's must be equal; ``vocab_size`` and ``block_size``: the
+        data's must be at most this (an embedding table may have spare rows)."""
+
+
+@runtime_checkable
+class ClassData(Protocol):
+    """Classification data: class names, in label order."""
+
+    classes: list[str]
+    num_classes: int
+
+
+@runtime_checkable
+class VocabData(Protocol):
+    """Token data: the tokenizer's vocabulary size and padding id (known after setup)."""
+
+    vocab_size: int
+    pad_id: int
+
+
+@runtime_checkable
+class WindowData(Protocol):
+    """Language-model data cut into windows of ``block_size`` tokens."""
+
+    block_size: int
+
+
+# --- 2. what callbacks and ``litlab explain`` / serve/ may ask of a DataModule -------------
+
+
+@runtime_checkable
+class ProbeData(Protocol):
+    """Fixed, labelled evaluation images (prediction grid, feature maps, Grad-CAM)."""
+
+    classes: list[str]
+
+    def probe_batch(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
+        """``n`` fixed normalised images (n, C, H, W) and their labels (n,)."""
+
+    def denormalize(self, images: Tensor) -> Tensor:
+        """Normalised images -> [0, 1] for display."""
+
+
+@runtime_checkable
+class ImageInputs(ProbeData, Protocol):
+    """Image data that prepares new images as in training (``litlab explain``, serve/)."""
+
+    def encode_images(self, images: list[Tensor]) -> Tensor:
+        """uint8 images (C, H, W) of any size -> one normalised batch (N, C, H, W)."""
+
+
 @runtime_checkable
 class TokenProbe(Protocol):
     """Token data with fixed probe sequences and displayable tokens (attention maps)."""
 
     def probe_batch(self, n: int, split: str = "val") -> tuple[TokenBatch, Tensor]:
         """``n`` fixed evaluation texts as a TokenBatch, and their labels or targets."""
-        ...
 
     def token_strings(self, ids: Tensor) -> list[str]:
         """One displayable string per id (n,), e.g. " good" for a word after a space."""
-        ...
 
 
 @runtime_checkable
 class TextData(TokenProbe, Protocol):
-    """A text-classification DataModule: probe texts, token strings, classes and an encoder."""
+    """Text-classification data: probes, tokens, classes, an encoder (token attributions,
+    ``litlab explain`` on text, serve/)."""
 
     classes: list[str]
     pad_id: int
 
     def encode_texts(self, texts: list[str]) -> TokenBatch:
         """Raw strings -> the TokenBatch the model takes."""
-        ...
+
+
+@runtime_checkable
+class LanguageData(Protocol):
+    """A language-modelling DataModule: the tokenizer that encodes prompts and decodes samples
+    (``encode``, ``decode``, ``vocab_size``, see ``sequence/tokenizers.py``), and a default prompt.
+    The tokenizer belongs in the DataModule's ``state_dict()``."""
+
+    @property
+    def tokenizer(self) -> object: ...
+
+    @property
+    def prompt(self) -> str: ...
+
+
+@runtime_checkable
+class DialogueData(LanguageData, Protocol):
+    """Language data made of speaker-tagged turns (``sequence/lm/dialogue.py``), for chat.
+
+    ``format_turn(s, t)`` starts with ``speaker_tag(s)`` and ends with ``turn_boundary``,
+    which occurs nowhere else in a formatted turn; a reply is sampled after the bot's tag
+    until the boundary. ``turn_boundary`` is None when the data is not dialogue.
+    """
+
+    @property
+    def turn_boundary(self) -> str | None: ...
+
+    def speaker_tag(self, speaker: str) -> str:
+        """What opens a turn, e.g. ``"ROMEO:"``."""
+
+    def format_turn(self, speaker: str, text: str) -> str:
+        """One whole turn, e.g. ``"ROMEO: But, soft!\\n"``."""
+
+
+@runtime_checkable
+class ForecastData(Protocol):
+    """A time-series DataModule: windows of scaled values and the way back to real units.
+
+    Batches are ``(history (B, window), target (B, horizon))``, both scaled; the module is
+    called as ``module(history)`` and returns the scaled forecast (B, horizon).
+    """
+
+    period: int  # season length of the seasonal-naive baseline
+    horizon: int
+    times: list[str]  # one label per point of ``values``
+    values: Tensor  # the whole series (N,), original units
+
+    def span(self, split: str) -> tuple[int, int]:
+        """[start, stop) indices of ``"train"``, ``"val"`` or ``"test"`` in ``values``."""
+
+    def windows(self, split: str) -> tuple[Tensor, Tensor, Tensor]:
+        """Scaled histories (M, window), scaled targets (M, horizon), and origins (M,): the
+        index in ``values`` of each window's first target point."""
+
+    def inverse_transform(self, scaled: Tensor) -> Tensor:
+        """Scaled values (any shape) -> original units."""
+
+    def seasonal_naive(self, history: Tensor) -> Tensor:
+        """The baseline: scaled histories (M, window) -> forecasts (M, horizon), original units."""
+
+
+@runtime_checkable
+class Seq2SeqData(Protocol):
+    """A sequence-to-sequence DataModule: batches ``(TokenBatch(src ids, src lengths),
+    target ids (B, T_out))``, targets framed by ``bos_id`` ... ``eos_id`` and padded."""
+
+    pad_id: int
+    bos_id: int
+    eos_id: int
+
+    def probe_batch(self, n: int, split: str = "val") -> tuple[TokenBatch, Tensor]:
+        """``n`` fixed evaluation inputs and their target ids."""
+
+    def token_strings(self, ids: Tensor) -> list[str]:
+        """One displayable string per id (n,)."""
+
+
+# --- 3. what callbacks and ``litlab explain`` / serve/ may ask of a LightningModule ---------
 
 
 @runtime_checkable
@@ -113,18 +221,6 @@ class FeatureMapSource(Protocol):
     """A LightningModule that names the layers whose outputs are worth looking at."""
 
     def feature_map_layers(self, n: int = 2) -> dict[str, nn.Module]: ...
-
-
-def require(obj: object, protocol: type, who: str) -> None:
-    """Raise a TypeError naming what ``obj`` lacks to serve ``who``."""
-    if obj is None or not isinstance(obj, protocol):
-        names = [n for n in vars(protocol) if not n.startswith("_")]
-        names += list(getattr(protocol, "__annotations__", {}))
-        missing = [n for n in names if not hasattr(obj, n)] if obj is not None else []
-        raise TypeError(
-            f"{who} needs a {protocol.__name__} ({type(obj).__name__} lacks {missing or 'it'}); "
-            f"see common/protocols.py"
-        )
 
 
 @runtime_checkable
@@ -148,7 +244,6 @@ class AttentionSource(Protocol):
         Self-attention has T_query = T_key = the input tokens; attention pooling has one
         query (T_query = 1). Padded positions may be zero.
         """
-        ...
 
 
 @runtime_checkable
@@ -159,24 +254,6 @@ class TokenAttributionSource(Protocol):
     """
 
     def embedding_layer(self) -> nn.Module: ...
-
-
-# --- language models (litlab.sequence.lm, transformer): samples and ``litlab generate`` ------
-
-from torch import Generator  # noqa: E402  (appended section; only used in annotations)
-
-
-@runtime_checkable
-class LanguageData(Protocol):
-    """A language-modelling DataModule: the tokenizer that encodes prompts and decodes samples
-    (``encode``, ``decode``, ``vocab_size``, see ``sequence/tokenizers.py``), and a default prompt.
-    The tokenizer belongs in the DataModule's ``state_dict()``."""
-
-    @property
-    def tokenizer(self) -> object: ...
-
-    @property
-    def prompt(self) -> str: ...
 
 
 @runtime_checkable
@@ -198,83 +275,6 @@ class LanguageModelSource(Protocol):
         generator: Generator | None = None,
     ) -> Tensor:
         """Prompt ids (B, T) -> (B, T + max_new_tokens); temperature 0 is greedy."""
-        ...
-
-
-def context_size(model: object) -> int | None:
-    """The longest token context ``model`` reads (its ``block_size``); None: no limit."""
-    size = getattr(model, "block_size", None)
-    return int(size) if size is not None else None
-
-
-@runtime_checkable
-class DialogueData(LanguageData, Protocol):
-    """Language data made of speaker-tagged turns (``sequence/lm/dialogue.py``), for chat.
-
-    ``format_turn(s, t)`` starts with ``speaker_tag(s)`` and ends with ``turn_boundary``,
-    which occurs nowhere else in a formatted turn; a reply is sampled after the bot's tag
-    until the boundary. ``turn_boundary`` is None when the data is not dialogue.
-    """
-
-    @property
-    def turn_boundary(self) -> str | None: ...
-
-    def speaker_tag(self, speaker: str) -> str:
-        """What opens a turn, e.g. ``"ROMEO:"``."""
-        ...
-
-    def format_turn(self, speaker: str, text: str) -> str:
-        """One whole turn, e.g. ``"ROMEO: But, soft!\\n"``."""
-        ...
-
-
-@runtime_checkable
-class ForecastData(Protocol):
-    """A time-series DataModule: windows of scaled values and the way back to real units.
-
-    Batches are ``(history (B, window), target (B, horizon))``, both scaled; the module is
-    called as ``module(history)`` and returns the scaled forecast (B, horizon).
-    """
-
-    period: int  # season length of the seasonal-naive baseline
-    horizon: int
-    times: list[str]  # one label per point of ``values``
-    values: Tensor  # the whole series (N,), original units
-
-    def span(self, split: str) -> tuple[int, int]:
-        """[start, stop) indices of ``"train"``, ``"val"`` or ``"test"`` in ``values``."""
-        ...
-
-    def windows(self, split: str) -> tuple[Tensor, Tensor, Tensor]:
-        """Scaled histories (M, window), scaled targets (M, horizon), and origins (M,): the
-        index in ``values`` of each window's first target point."""
-        ...
-
-    def inverse_transform(self, scaled: Tensor) -> Tensor:
-        """Scaled values (any shape) -> original units."""
-        ...
-
-    def seasonal_naive(self, history: Tensor) -> Tensor:
-        """The baseline: scaled histories (M, window) -> forecasts (M, horizon), original units."""
-        ...
-
-
-@runtime_checkable
-class Seq2SeqData(Protocol):
-    """A sequence-to-sequence DataModule: batches ``(TokenBatch(src ids, src lengths),
-    target ids (B, T_out))``, targets framed by ``bos_id`` ... ``eos_id`` and padded."""
-
-    pad_id: int
-    bos_id: int
-    eos_id: int
-
-    def probe_batch(self, n: int, split: str = "val") -> tuple[TokenBatch, Tensor]:
-        """``n`` fixed evaluation inputs and their target ids."""
-        ...
-
-    def token_strings(self, ids: Tensor) -> list[str]:
-        """One displayable string per id (n,)."""
-        ...
 
 
 @runtime_checkable
@@ -286,7 +286,6 @@ class AlignmentSource(Protocol):
         attention over the input (B, heads, T_out, T_src) that produced them; each row sums
         to 1 over the real input tokens (one head for RNN attention; one map per head, or
         the average over layers, for a transformer's cross-attention)."""
-        ...
 
 
 @runtime_checkable
@@ -295,4 +294,3 @@ class GradientFlowSource(Protocol):
 
     def hidden_gradient_norms(self, inputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
         """Curve label -> ||dL/dh_t|| (T,) for t = 1..T (index -1: the last step)."""
-        ...

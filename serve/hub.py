@@ -26,6 +26,7 @@ import torch
 
 from litlab.common.attribution import evaluating, integrated_gradients
 from litlab.common.chat import ChatSession
+from litlab.common.contracts import conforms
 from litlab.common.explain import explain_images, explain_texts
 from litlab.common.generate import stream_text
 from litlab.common.model_card import task_kind
@@ -54,7 +55,7 @@ class Served:
     @property
     def chat(self) -> bool:
         """A language model trained on speaker-tagged turns can hold a conversation."""
-        return isinstance(self.data, DialogueData) and self.data.turn_boundary is not None
+        return conforms(self.data, DialogueData) and self.data.turn_boundary is not None
 
     def describe(self) -> dict:
         out = {"name": self.name, "version": self.version, "kind": self.kind}

@@ -9,7 +9,8 @@ import lightning as L
 from matplotlib.figure import Figure
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.protocols import AlignmentSource, Seq2SeqData, TokenBatch, require
+from litlab.common.contracts import require
+from litlab.common.protocols import AlignmentSource, Seq2SeqData, TokenBatch
 from litlab.common.viz import attention_figure
 
 

@@ -8,7 +8,8 @@ import lightning as L
 from matplotlib.figure import Figure
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.protocols import AttentionSource, TokenBatch, TokenProbe, require
+from litlab.common.contracts import require
+from litlab.common.protocols import AttentionSource, TokenBatch, TokenProbe
 from litlab.common.viz import attention_figure, query_labels, trim
 
 

@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.protocols import FeatureMapSource, ProbeData, require
+from litlab.common.contracts import require
+from litlab.common.protocols import FeatureMapSource, ProbeData
 from litlab.common.viz import feature_map_figure
 
 

@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.protocols import ForecastData, require
+from litlab.common.contracts import require
+from litlab.common.protocols import ForecastData
 
 
 def forecast_figure(

@@ -10,7 +10,8 @@ from torch import Tensor
 
 from litlab.common.attribution import grad_cam
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.protocols import GradCamSource, ProbeData, require
+from litlab.common.contracts import require
+from litlab.common.protocols import GradCamSource, ProbeData
 from litlab.common.viz import gradcam_figure
 
 

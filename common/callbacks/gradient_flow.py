@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.protocols import GradientFlowSource, require
+from litlab.common.contracts import require
+from litlab.common.protocols import GradientFlowSource
 from litlab.common.viz import plt  # Agg backend set there
 
 

@@ -8,7 +8,8 @@ import lightning as L
 from matplotlib.figure import Figure
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.protocols import ProbeData, require
+from litlab.common.contracts import require
+from litlab.common.protocols import ProbeData
 from litlab.common.viz import prediction_grid
 
 

@@ -9,7 +9,8 @@ import torch
 from matplotlib.figure import Figure
 
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.protocols import LanguageData, LanguageModelSource, require
+from litlab.common.contracts import require
+from litlab.common.protocols import LanguageData, LanguageModelSource
 
 
 def as_preformatted(text: str) -> str:

@@ -10,7 +10,8 @@ from torch import Tensor
 
 from litlab.common.attribution import describe, integrated_gradients
 from litlab.common.callbacks.base import FigureCallback
-from litlab.common.protocols import TextData, TokenAttributionSource, TokenBatch, require
+from litlab.common.contracts import require
+from litlab.common.protocols import TextData, TokenAttributionSource, TokenBatch
 from litlab.common.viz import token_attribution_figure, token_attribution_html
 
 

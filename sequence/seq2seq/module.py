@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 
+from litlab.common.contracts import require
 from litlab.common.loggers import log_hparams
-from litlab.common.protocols import Seq2SeqData, TokenBatch, require
+from litlab.common.protocols import Seq2SeqData, TokenBatch
 
 
 def exact_match(outputs: Tensor, target_out: Tensor, pad_id: int) -> Tensor:

@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, MinMetric
 
+from litlab.common.contracts import require
 from litlab.common.loggers import log_hparams
-from litlab.common.protocols import ForecastData, require
+from litlab.common.protocols import ForecastData
 
 
 def _errors() -> MetricCollection:
