@@ -14,17 +14,22 @@ everywhere:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import lzma
 import os
 import shutil
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from torch.utils.data import DataLoader
 
 __all__ = [
+    "ARCHIVE_ERRORS",
+    "CorruptDataError",
     "MissingDataError",
     "cache_dir",
     "cache_key",
@@ -55,6 +60,31 @@ class MissingDataError(FileNotFoundError):
         super().__init__("\n".join(lines))
         self.dataset = dataset
         self.expected = [root / e for e in expected]
+
+
+# what reading a truncated or damaged archive / .gz file raises (tarfile.ReadError is a TarError;
+# gzip.BadGzipFile an OSError; a gzip stream cut short an EOFError)
+ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    gzip.BadGzipFile,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+)
+
+
+class CorruptDataError(ValueError):
+    """A data file that is there but cannot be read to the end (a truncated copy, a broken
+    download): named, with what to do about it."""
+
+    def __init__(self, path: Path, problem: BaseException | str) -> None:
+        why = problem if isinstance(problem, str) else f"{type(problem).__name__}: {problem}"
+        super().__init__(
+            f"{path} is corrupt or truncated ({why}); re-copy or delete it (a deleted file is "
+            "downloaded again when online)"
+        )
+        self.path = Path(path)
 
 
 def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
@@ -100,8 +130,10 @@ def find_first(root: Path, candidates: Iterable[str]) -> Path | None:
 def extract_archive(archive: Path, dest: Path | None = None) -> Path:
     """Extract a .tar(.gz|.bz2|.xz) or .zip archive once and return the folder.
 
-    Extraction goes to a temporary sibling first and is renamed into place at the end, so
-    an interrupted run never leaves a half-extracted cache that later looks complete.
+    Extraction goes to a temporary sibling first and is renamed into place at the end, with
+    a ``.complete`` marker written last, so an interrupted run never leaves a half-extracted
+    cache that later looks complete (a folder without the marker is extracted again). A
+    truncated or damaged archive raises :class:`CorruptDataError` naming it.
     """
     archive = Path(archive)
     if dest is None:
@@ -112,14 +144,21 @@ def extract_archive(archive: Path, dest: Path | None = None) -> Path:
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(tmp)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            tf.extractall(tmp, filter="data")
-    else:
-        raise ValueError(f"{archive} is neither a tar nor a zip archive")
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                bad = zf.testzip()  # CRC of every member: a damaged zip is named, not used
+                if bad is not None:
+                    raise zipfile.BadZipFile(f"member {bad} fails its CRC check")
+                zf.extractall(tmp)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                tf.extractall(tmp, filter="data")
+        else:
+            raise tarfile.ReadError("neither a tar nor a zip archive")
+    except ARCHIVE_ERRORS as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CorruptDataError(archive, err) from err
     (tmp / ".complete").touch()
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)

@@ -4,7 +4,9 @@
 type in :data:`USER_ERRORS` (missing data, an unusable checkpoint or registry entry, a
 Trainer setting this machine cannot honour) is printed as ``litlab: <message>`` and the
 command exits with status 2. The full traceback is shown with ``--debug`` or
-``LITLAB_DEBUG=1``. Any other exception is a bug in litlab and keeps its traceback.
+``LITLAB_DEBUG=1``. Any other exception is a bug in litlab and keeps its traceback, unless
+it only wraps a user error (jsonargparse re-raises what a model's or DataModule's
+``__init__`` raised as its own ``ValueError``): then the user error is what is shown.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from litlab.common.checkpoints import CheckpointError
-from litlab.common.data import MissingDataError
+from litlab.common.data import CorruptDataError, MissingDataError
 
 DEBUG_FLAG = "--debug"
 
@@ -41,6 +43,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
     return (
         MissingDataError,
+        CorruptDataError,
         CheckpointError,
         RegistryError,
         ConfigError,
@@ -56,14 +59,30 @@ def debugging(argv: list[str]) -> bool:
     return flag or os.environ.get("LITLAB_DEBUG", "") not in ("", "0")
 
 
+def find_user_error(err: BaseException) -> BaseException | None:
+    """``err`` if it is a user error, else the first user error it was raised ``from``.
+
+    Only explicit causes count (``raise X from err``): an exception raised while handling
+    another one (``__context__``) is a new problem, and may well be a bug.
+    """
+    types, seen = user_errors(), set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, types):
+            return err
+        seen.add(id(err))
+        err = err.__cause__
+    return None
+
+
 @contextmanager
 def short_errors(debug: bool, write: Callable[[str], object] | None = None) -> Iterator[None]:
     """Turn a user error raised inside the block into ``litlab: ...`` and exit status 2."""
     try:
         yield
-    except user_errors() as err:
-        if debug:
+    except Exception as err:
+        user = find_user_error(err)
+        if user is None or debug:
             raise
         write = write or (lambda text: print(text, file=sys.stderr))
-        write(f"litlab: {err}\n(for the full traceback: add --debug or set LITLAB_DEBUG=1)")
+        write(f"litlab: {user}\n(for the full traceback: add --debug or set LITLAB_DEBUG=1)")
         raise SystemExit(2) from None

@@ -28,7 +28,14 @@ from torch import Tensor
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import functional as TF
 
-from litlab.common.data import cache_dir, cache_key
+from litlab.common.data import (
+    ARCHIVE_ERRORS,
+    CorruptDataError,
+    MissingDataError,
+    cache_dir,
+    cache_key,
+)
+from litlab.common.tensor_cache import load_cached, save_cached
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
@@ -43,14 +50,25 @@ class ImageSplits:
     test_labels: Tensor
     classes: list[str]
 
+    def check(self) -> None:
+        """Raise ``ValueError`` unless the tensors have the shapes and types decoding gives."""
+        for split in ("train", "test"):
+            images, labels = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
+            if images.dtype != torch.uint8 or images.dim() != 4 or labels.dim() != 1:
+                raise ValueError(f"{split}: images {tuple(images.shape)} {images.dtype}")
+            if len(images) != len(labels) or labels.dtype != torch.int64:
+                raise ValueError(f"{split}: {len(images)} images, {len(labels)} labels")
+            if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(self.classes):
+                raise ValueError(f"{split}: labels outside the {len(self.classes)} classes")
+
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.__dict__, tmp)
-        tmp.replace(path)  # atomic: an interrupted save never leaves a broken cache
+        save_cached(dict(self.__dict__), path)  # atomic, with a checksum stamp
 
     @classmethod
-    def load(cls, path: Path) -> ImageSplits:
-        return cls(**torch.load(path, weights_only=True))
+    def load(cls, path: Path) -> ImageSplits | None:
+        """The splits cached at ``path``, or None (a broken file is deleted, never used)."""
+        state = load_cached(path, check=lambda d: cls(**d).check())
+        return None if state is None else cls(**state)
 
 
 def cached(
@@ -58,10 +76,10 @@ def cached(
 ) -> ImageSplits:
     """Return ``build()``, caching its result under a key made from the source files."""
     path = cache_dir("vision") / f"{name}-{cache_key(*sources, extra=extra)}.pt"
-    if path.exists():
-        return ImageSplits.load(path)
-    splits = build()
-    splits.save(path)
+    splits = ImageSplits.load(path)
+    if splits is None:
+        splits = build()
+        splits.save(path)
     return splits
 
 
@@ -69,8 +87,11 @@ def cached(
 
 
 def _unpickle(path: Path) -> dict:
-    with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, ValueError, IndexError) as err:  # cut short
+        raise CorruptDataError(path, err) from err
 
 
 def _cifar_arrays(batches: list[dict], label_key: str) -> tuple[Tensor, Tensor]:
@@ -104,10 +125,20 @@ def read_cifar_pickles(folder: Path) -> ImageSplits:
 def _read_idx(path: Path) -> Tensor:
     """Parse an idx file (big-endian header: magic, then one int32 per dimension)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except ARCHIVE_ERRORS as err:  # a .gz cut short: EOFError, which named no file
+        raise CorruptDataError(path, err) from err
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":  # unsigned-byte idx magic
+        raise CorruptDataError(path, "not an idx file of unsigned bytes")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise CorruptDataError(path, "it ends inside its header")
     dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
+    expected = 4 + 4 * ndim + int(np.prod(dims))
+    if expected != len(raw):  # a plain idx file cut short would reshape wrongly, or fail
+        raise CorruptDataError(path, f"{len(raw)} bytes, its header promises {expected}")
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     return torch.from_numpy(data.reshape(*dims).copy())
 
@@ -116,7 +147,13 @@ def _idx_file(raw: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz"):
         if (raw / name).exists():
             return raw / name
-    raise FileNotFoundError(f"{raw / stem}[.gz] not found")
+    # an interrupted download leaves MNIST/raw without some of its files
+    raise MissingDataError(
+        "MNIST",
+        raw,
+        [f"{s}.gz" for s in MNIST_STEMS.values()],
+        f"{raw} exists but lacks {stem}[.gz]: copy the four files there, or delete the folder",
+    )
 
 
 MNIST_STEMS = {
@@ -161,6 +198,14 @@ def _iter_archive(archive: Path) -> Iterator[tuple[str, bytes]]:
                     yield m.name, tf.extractfile(m).read()
 
 
+def _decode(source: Path, name: str, data: bytes) -> Tensor:
+    try:
+        return decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), ImageReadMode.RGB)
+    except (RuntimeError, ValueError) as err:  # a truncated or damaged image file
+        where = source / name if source.is_dir() else source
+        raise CorruptDataError(where, f"image {name} cannot be decoded: {err}") from err
+
+
 def read_image_folder(
     source: Path, image_size: int | None = None, splits: tuple[str, str] = ("train", "test")
 ) -> ImageSplits:
@@ -173,16 +218,19 @@ def read_image_folder(
     source = Path(source)
     items = _iter_archive(source) if source.is_file() else _iter_folder(source)
     found: dict[str, list[tuple[str, str, Tensor]]] = {s: [] for s in splits}
-    for name, data in items:
-        parts = Path(name).parts
-        # tolerate a leading folder such as "cifar10/train/cat/1.jpg"
-        idx = next((i for i, p in enumerate(parts[:-2]) if p in found), None)
-        if idx is None:
-            continue
-        img = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), ImageReadMode.RGB)
-        if image_size is not None and tuple(img.shape[-2:]) != (image_size, image_size):
-            img = TF.resize(img, [image_size, image_size], antialias=True)
-        found[parts[idx]].append((parts[idx + 1], parts[-1], img))
+    try:
+        for name, data in items:
+            parts = Path(name).parts
+            # tolerate a leading folder such as "cifar10/train/cat/1.jpg"
+            idx = next((i for i, p in enumerate(parts[:-2]) if p in found), None)
+            if idx is None:
+                continue
+            img = _decode(source, name, data)
+            if image_size is not None and tuple(img.shape[-2:]) != (image_size, image_size):
+                img = TF.resize(img, [image_size, image_size], antialias=True)
+            found[parts[idx]].append((parts[idx + 1], parts[-1], img))
+    except ARCHIVE_ERRORS as err:  # the archive ends mid-way: name it, never half a data set
+        raise CorruptDataError(source, err) from err
     missing = [s for s, v in found.items() if not v]
     if missing:
         raise FileNotFoundError(f"{source}: no images under split folder(s) {missing}")

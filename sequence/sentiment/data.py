@@ -11,7 +11,14 @@ import gzip
 import urllib.request
 from pathlib import Path
 
-from litlab.common.data import MissingDataError, find_first, locate_dataset, online
+from litlab.common.data import (
+    ARCHIVE_ERRORS,
+    CorruptDataError,
+    MissingDataError,
+    find_first,
+    locate_dataset,
+    online,
+)
 from litlab.sequence.sentiment.text_classification import (
     BucketBatchSampler,
     TextClassificationDataModule,
@@ -79,7 +86,15 @@ class IMDBDataModule(TextClassificationDataModule):
 def _read_tsv(path: Path, text_col: int, label_col: int) -> tuple[list[str], list[int], int]:
     """Tab-separated rows with a header; returns texts, labels and how many empty texts were
     skipped (NSMC has a few reviews with no text). A text holding a line break continues on
-    the next line: a record ends only where its last column is an integer label."""
+    the next line: a record ends only where its last column is an integer label. A ``.gz``
+    file cut short, or bytes that are not UTF-8, raise :class:`CorruptDataError` naming it."""
+    try:
+        return _read_tsv_rows(path, text_col, label_col)
+    except (*ARCHIVE_ERRORS, UnicodeDecodeError) as err:
+        raise CorruptDataError(path, err) from err
+
+
+def _read_tsv_rows(path: Path, text_col: int, label_col: int) -> tuple[list[str], list[int], int]:
     opener = gzip.open if path.suffix == ".gz" else open
     ncols = max(text_col, label_col) + 1
     texts, labels, empty = [], [], 0
