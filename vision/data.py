@@ -1,246 +1,27 @@
-"""LightningDataModules for image classification: CIFAR-10/100, MNIST and image folders.
+"""The image data sets: CIFAR-10/100, MNIST and your own image folders, one DataModule each.
 
-All of them hold the decoded data set as uint8 tensors (see ``litlab.vision.datasets``) and offer
-two loaders:
-
-- ``loader="tensor"`` (default): batches of uint8 tensors are indexed straight from memory,
-  moved to the device by Lightning, then flipped, translated and normalised there in
-  ``on_after_batch_transfer``. No worker processes; on a GPU the data never waits.
-- ``loader="workers"``: the classic torchvision route, transforms v2 applied per image in
-  DataLoader worker processes.
-
-Validation is split from the training set (``val_size`` images, fixed by ``seed``); the test
-set is only used by ``litlab test``. The callbacks of ``litlab.common.callbacks`` get their fixed
-images through :meth:`ImageDataModule.probe_batch` and :meth:`ImageDataModule.denormalize`.
+Each one only says where its files are (offline copies first, a torchvision download when
+online and allowed); decoding, the validation split, the loaders and the picture-callback
+protocol come from :class:`~litlab.vision.image_data.ImageDataModule` (re-exported here, so
+``litlab.vision.data.ImageDataModule`` keeps working).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-import lightning as L
-import torch
-from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, TensorDataset
-from torchvision.transforms import v2
+from litlab.common.data import MissingDataError, locate_dataset
+from litlab.vision.image_data import IMAGENET_MEAN, IMAGENET_STD, ImageDataModule
 
-from litlab.common.data import MissingDataError, SplitLoaders, locate_dataset, resolve_data_root
-from litlab.vision import augment
-from litlab.vision.datasets import ImageSplits, read_image_source
-
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-class _TransformedImages(Dataset):
-    """uint8 images + labels with a per-image transforms v2 pipeline (the ``workers`` loader)."""
-
-    def __init__(self, images: Tensor, labels: Tensor, transform: v2.Transform) -> None:
-        self.images, self.labels, self.transform = images, labels, transform
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        return self.transform(self.images[i]), self.labels[i]
-
-
-class ImageDataModule(SplitLoaders, L.LightningDataModule):
-    """Shared machinery; subclasses implement :meth:`locate` and set the statistics.
-
-    Args:
-        root: data root (default ``$DATA_DIR``, else ``./data``).
-        batch_size: training batch size; evaluation uses ``2 * batch_size``.
-        val_size: images held out of the training set for validation.
-        loader: ``"tensor"`` (on-device augmentation) or ``"workers"`` (transforms v2).
-        augment: random translation (and flips where they make sense) during training.
-        image_size: resize images to this square size (e.g. for ImageNet backbones).
-        normalization: ``"dataset"`` statistics or ``"imagenet"`` for pretrained backbones.
-    """
-
-    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
-    std: tuple[float, ...] = (0.25, 0.25, 0.25)
-    flip: bool = True  # mirrored digits are other digits, so MNIST turns this off
-    pad: int = 4
-
-    def __init__(
-        self,
-        root: str | None = None,
-        batch_size: int = 256,
-        val_size: int = 5000,
-        loader: Literal["tensor", "workers"] = "tensor",
-        num_workers: int = 2,
-        augment: bool = True,
-        image_size: int | None = None,
-        normalization: Literal["dataset", "imagenet"] = "dataset",
-        seed: int = 0,
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.root = resolve_data_root(root)
-        self.splits: ImageSplits | None = None
-        self.restored: dict | None = None  # from a checkpoint: see state_dict()
-        if normalization == "imagenet":
-            self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD
-
-    # --- what subclasses provide ----------------------------------------------------------
-
-    def locate(self) -> Path:
-        """Return the folder or archive holding the data, downloading it if allowed."""
-        raise NotImplementedError
-
-    # --- loading ----------------------------------------------------------------------------
-
-    def prepare_data(self) -> None:
-        # decode once into the cache (rank 0 under DDP); this process keeps the tensors, so
-        # its own setup() does not read them back from disk
-        self.setup()
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits is not None:
-            return
-        self.splits = read_image_source(self.locate(), self.hparams.image_size)
-        n = len(self.splits.train_labels)
-        if not 0 < self.hparams.val_size < n:
-            raise ValueError(f"val_size must be between 1 and {n - 1}, got {self.hparams.val_size}")
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams.seed))
-        self.train_idx, self.val_idx = perm[self.hparams.val_size :], perm[: self.hparams.val_size]
-
-    @property
-    def classes(self) -> list[str]:
-        if self.splits is None and self.restored is not None:
-            return list(self.restored["classes"])
-        self.setup()
-        return self.splits.classes
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of the images the model sees."""
-        if self.splits is None and self.restored is not None:
-            return tuple(self.restored["image_shape"])
-        self.setup()
-        c, h, w = self.splits.train_images.shape[1:]
-        size = self.hparams.image_size
-        return (c, size, size) if size else (c, h, w)
-
-    # --- what a checkpoint keeps, so new images can be prepared without the data --------------
-
-    def state_dict(self) -> dict:
-        return {
-            "classes": self.classes,
-            "image_shape": list(self.image_shape),
-            "mean": list(self.mean),
-            "std": list(self.std),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.restored = dict(state)
-        self.mean, self.std = tuple(state["mean"]), tuple(state["std"])
-
-    def encode_images(self, images: list[Tensor]) -> Tensor:
-        """uint8 images (C, H, W) of any size and channel count -> a normalised batch.
-
-        Channels are matched (grey <-> RGB), the shorter side resized to the training size
-        and the centre cropped, as for a test image.
-        """
-        c, h, w = self.image_shape
-        prepare = v2.Compose([v2.Resize(min(h, w), antialias=True), v2.CenterCrop((h, w))])
-        out = []
-        for img in images:
-            img = img[:3]  # drop an alpha channel
-            if img.shape[0] != c:
-                img = v2.functional.rgb_to_grayscale(img) if c == 1 else img.expand(3, -1, -1)
-            out.append(prepare(img))
-        return augment.normalize(torch.stack(out), self.mean, self.std)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def arrays(self, split: str) -> tuple[Tensor, Tensor]:
-        """uint8 images (N, C, H, W) and labels of ``"train"``, ``"val"`` or ``"test"``."""
-        self.setup()
-        s = self.splits
-        if split == "train":
-            return s.train_images[self.train_idx], s.train_labels[self.train_idx]
-        if split == "val":
-            return s.train_images[self.val_idx], s.train_labels[self.val_idx]
-        return s.test_images, s.test_labels
-
-    # --- transforms -------------------------------------------------------------------------
-
-    def _per_image_transform(self, train: bool) -> v2.Transform:
-        steps: list[v2.Transform] = []
-        if self.hparams.image_size:
-            steps.append(v2.Resize(self.hparams.image_size, antialias=True))
-        if train and self.hparams.augment:
-            size = self.hparams.image_size or self.splits.train_images.shape[-1]
-            steps.append(v2.RandomCrop(size, padding=self.pad, padding_mode="reflect"))
-            if self.flip:
-                steps.append(v2.RandomHorizontalFlip())
-        steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(self.mean, self.std)]
-        return v2.Compose(steps)
-
-    def _batch_transform(self, images: Tensor, train: bool) -> Tensor:
-        """The tensor loader's pipeline: uint8 (B, C, H, W) on device -> normalised float."""
-        if train and self.hparams.augment:
-            images = augment.batch_translate(images, self.pad)
-            if self.flip:
-                images = augment.batch_flip(images)
-        images = augment.normalize(images, self.mean, self.std)
-        if self.hparams.image_size and images.shape[-1] != self.hparams.image_size:
-            images = v2.functional.resize(images, [self.hparams.image_size] * 2, antialias=False)
-        return images
-
-    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int):
-        if self.hparams.loader != "tensor":
-            return batch
-        images, labels = batch
-        train = self.trainer is not None and self.trainer.training
-        return self._batch_transform(images, train), labels
-
-    # --- loaders ----------------------------------------------------------------------------
-
-    def _loader(self, split: str) -> DataLoader:
-        images, labels = self.arrays(split)
-        train = split == "train"
-        bs = self.hparams.batch_size * (1 if train else 2)
-        if self.hparams.loader == "tensor":
-            ds: Dataset = TensorDataset(images, labels)
-            workers = 0
-        else:
-            ds = _TransformedImages(images, labels, self._per_image_transform(train))
-            workers = self.hparams.num_workers
-        return DataLoader(
-            ds,
-            batch_size=bs,
-            shuffle=train,
-            drop_last=train and len(ds) > bs,  # equal-size steps keep BatchNorm statistics sane
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
-        )
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test")
-
-    # --- the picture-callback protocol (common/protocols.py) -----------------------
-
-    def probe_batch(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
-        """``n`` fixed, normalised evaluation images cycling through the classes, and labels."""
-        images, labels = self.arrays(split)
-        picked: list[int] = []
-        per_class = [torch.nonzero(labels == c).flatten().tolist() for c in range(self.num_classes)]
-        for rank in range(n):
-            for idxs in per_class:
-                if len(picked) < n and rank < len(idxs):
-                    picked.append(idxs[rank])
-        idx = torch.tensor(picked[:n])
-        return self._batch_transform(images[idx], train=False), labels[idx]
-
-    def denormalize(self, images: Tensor) -> Tensor:
-        """Normalised float images -> [0, 1] for display."""
-        return augment.denormalize(images, self.mean, self.std)
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "CIFAR100DataModule",
+    "CIFAR10DataModule",
+    "ImageDataModule",
+    "ImageFolderDataModule",
+    "MNISTDataModule",
+]
 
 
 def _torchvision_download(cls_name: str):

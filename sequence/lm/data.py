@@ -32,7 +32,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
 from litlab.common.data import locate_dataset, resolve_data_root
+from litlab.common.errors import ConfigError, check_positive
 from litlab.common.protocols import TokenBatch
+from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.lm import dialogue
 from litlab.sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
 
@@ -47,9 +49,9 @@ class Windows(Dataset):
 
     def __init__(self, data: Tensor, block_size: int) -> None:
         if len(data) <= block_size:
-            raise ValueError(
-                f"a text of {len(data)} tokens has no window of block_size {block_size} + 1: "
-                "use a smaller data.init_args.block_size"
+            raise ConfigError(
+                f"--data.init_args.block_size {block_size}: a text of {len(data)} tokens has no "
+                "window of block_size + 1 tokens; use a smaller block_size"
             )
         self.data, self.block = data, block_size
 
@@ -99,6 +101,13 @@ class ShakespeareDataModule(L.LightningDataModule):
         format: Literal["plain", "dialogue"] = "plain",
     ) -> None:
         super().__init__()
+        check_positive(
+            "--data.init_args",
+            batch_size=batch_size,
+            block_size=block_size,
+            steps_per_epoch=steps_per_epoch,
+            val_batches=val_batches,
+        )
         if corpus not in FILES:
             raise ValueError(f"unknown corpus {corpus!r}: use one of {sorted(FILES)}")
         if tokenizer not in ("char", "bpe"):
@@ -177,7 +186,9 @@ class ShakespeareDataModule(L.LightningDataModule):
             num_samples=hp.steps_per_epoch * hp.batch_size,
             generator=torch.Generator().manual_seed(hp.seed),
         )
-        return DataLoader(windows, batch_size=hp.batch_size, sampler=sampler, drop_last=True)
+        return ResumableDataLoader(
+            windows, batch_size=hp.batch_size, sampler=sampler, drop_last=True
+        )  # a resumed run continues the same windows (common/resume.py)
 
     def val_dataloader(self) -> DataLoader:
         self.setup()

@@ -14,13 +14,15 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
+from litlab.common.errors import ConfigError, check_positive
+
 TRIVIAL_MSE = 1 / 6  # variance of the sum of two independent U(0, 1)
 
 
 def adding_problem(n: int, seq_len: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """Inputs (n, seq_len, 2) = (value, marker) and targets (n,) = sum of the marked values."""
     if seq_len < 2:
-        raise ValueError(f"seq_len must be at least 2, got {seq_len}")
+        raise ConfigError(f"--data.init_args.seq_len must be at least 2, got {seq_len}")
     values = torch.rand(n, seq_len, generator=generator)
     half = seq_len // 2
     first = torch.randint(0, half, (n,), generator=generator)
@@ -55,6 +57,13 @@ class AddingProblemDataModule(L.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        check_positive(
+            "--data.init_args",
+            batch_size=batch_size,
+            train_size=train_size,
+            val_size=val_size,
+            test_size=test_size,
+        )
         self.save_hyperparameters()
         self.splits: dict[str, TensorDataset] = {}
 

@@ -30,6 +30,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
 from litlab.common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
+from litlab.common.errors import check_positive
 from litlab.common.protocols import TokenBatch
 from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
 
@@ -125,6 +126,14 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        check_positive(
+            "--data.init_args",
+            batch_size=batch_size,
+            val_size=val_size,
+            max_length=max_length,
+            vocab_size=vocab_size,
+            subset=subset,
+        )
         self.save_hyperparameters()
         self.root = resolve_data_root(root)
         self.tokenizer: SubwordTokenizer | None = None

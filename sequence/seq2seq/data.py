@@ -26,6 +26,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from litlab.common.data import SplitLoaders
+from litlab.common.errors import ConfigError, check_positive
 from litlab.common.protocols import TokenBatch
 from litlab.sequence.tokenizers import PAD, UNK, CharTokenizer, tokenizer_from_state
 
@@ -142,6 +143,15 @@ class DateDataModule(SplitLoaders, L.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        check_positive(
+            "--data.init_args", batch_size=batch_size, n_train=n_train, n_val=n_val, n_test=n_test
+        )
+        days = (LAST_DAY - FIRST_DAY).days + 1
+        if max(n_val, 1000) + max(n_test, 2000) >= days:  # split_days' cut: no training day left
+            raise ConfigError(
+                f"--data.init_args.n_val {n_val} and n_test {n_test} leave no training dates: "
+                f"there are {days} days from {FIRST_DAY} to {LAST_DAY}; use smaller ones"
+            )
         self.save_hyperparameters()
         self.tokenizer = CharTokenizer(alphabet(), extra=[PAD, BOS, EOS, UNK])
         self.pairs: dict[str, list[tuple[str, str]]] = {}

@@ -27,6 +27,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
 from litlab.common.data import SplitLoaders, locate_dataset, resolve_data_root
+from litlab.common.errors import ConfigError, check_positive
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,14 @@ class ForecastDataModule(SplitLoaders, L.LightningDataModule):
         transform: Literal["log", "none"] | None = None,
     ) -> None:
         super().__init__()
+        check_positive(
+            "--data.init_args",
+            batch_size=batch_size,
+            window=window,
+            horizon=horizon,
+            val_size=val_size,
+            test_size=test_size,
+        )
         self.save_hyperparameters()
         if series not in SERIES:
             raise ValueError(f"unknown series {series!r}: choose one of {sorted(SERIES)}")
@@ -168,9 +177,11 @@ class ForecastDataModule(SplitLoaders, L.LightningDataModule):
         self.times, self.values = read_series(self.locate())
         n = len(self.values)
         if n - self.val_size - self.test_size < self.window + self.horizon:
-            raise ValueError(
-                f"{n} points leave no training window of {self.window} + {self.horizon}: "
-                "shorten window or the val/test spans"
+            raise ConfigError(
+                f"--data.init_args.val_size {self.val_size} and test_size {self.test_size} leave "
+                f"{n - self.val_size - self.test_size} of the {n} points of {self.hparams.series} "
+                f"for training, fewer than one window + horizon ({self.window} + "
+                f"{self.horizon}): use a smaller val_size, test_size or window"
             )
         self.scaler.fit(self.values[: self.span("train")[1]])  # the training span only
 
