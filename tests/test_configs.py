@@ -93,12 +93,17 @@ def test_config_runs_with_fast_dev_run(config: Path, tiny_root: Path, in_tmp: Pa
     assert cli.trainer.state.finished and cli.trainer.global_step == 1  # one real training step
 
 
+# what each overlay does to a run on tiny MNIST (260 training images, batches of 4: 65 an epoch)
+OVERLAY_STEPS = {"debug": 1, "overfit": 60 * 4, "profile": 30, "quick": 2 * int(65 * 0.25)}
+
+
 @pytest.mark.parametrize(
     "overlay", sorted((REPO / "experiments" / "overlays").glob("*.yaml")), ids=lambda p: p.stem
 )
 def test_overlays_compose_with_an_experiment(overlay: Path, tiny_root: Path, in_tmp: Path):
+    """Every key an overlay sets reaches the Trainer or the DataModule; no flag overrides them."""
     base = REPO / "experiments" / "vision" / "mnist_mlp.yaml"
-    litlab(
+    cli = litlab(
         [
             "fit",
             "--config",
@@ -107,11 +112,25 @@ def test_overlays_compose_with_an_experiment(overlay: Path, tiny_root: Path, in_
             str(overlay),
             f"--data.root={tiny_root}",
             "--data.init_args.val_size=40",
-            "--data.init_args.batch_size=8",
-            "--trainer.max_epochs=1",
-            "--trainer.limit_train_batches=2",
-            "--trainer.limit_val_batches=1",
+            "--data.init_args.batch_size=4",
+            "--trainer.callbacks=[]",  # the pictures: 60 epochs of them under overfit
+            "--trainer.enable_progress_bar=false",
+            "--test=false",
         ]
     )
+    values = yaml.safe_load(overlay.read_text())
+    trainer = cli.trainer
+    for key, value in values.get("trainer", {}).items():
+        if key == "profiler":
+            assert type(trainer.profiler).__name__.lower() == f"{value}profiler"
+        elif key == "fast_dev_run":
+            assert trainer.fast_dev_run is value
+        else:
+            assert getattr(trainer, key) == value, key
+    for key, value in values.get("data", {}).get("init_args", {}).items():
+        assert cli.datamodule.hparams[key] == value, key
+    base_epochs = 1 if trainer.fast_dev_run else 12  # the base config's, where unset
+    assert trainer.max_epochs == values["trainer"].get("max_epochs", base_epochs)
+    assert trainer.global_step == OVERLAY_STEPS[overlay.stem]
     runs = list((in_tmp / "logs" / "vision" / "mnist_mlp").glob("version_*"))
     assert overlay.stem == "debug" or len(runs) == 1  # named after the experiment, not the overlay
