@@ -34,6 +34,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from litlab.common.checkpoints import CheckpointError, current_class_paths
+from litlab.common.cli_parser import LitlabArgumentParser
 from litlab.common.env import default_precision
 from litlab.common.errors import debugging, short_errors
 
@@ -68,6 +69,7 @@ class LitlabCLI(LightningCLI):
             },
         )
         kwargs.setdefault("parser_kwargs", {"default_env": False})
+        kwargs.setdefault("parser_class", LitlabArgumentParser)  # errors in a few lines
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
