@@ -16,8 +16,17 @@ Defaults added on top of Lightning's (all overridable in the YAML or on the comm
 a TensorBoardLogger writing to ``logs/<domain>/<experiment>/version_N`` (the experiment is
 the config file's folder and name), the resolved config saved beside it, checkpoints of the
 best and the last epoch under the same run folder, a learning-rate monitor, seed 42, and a
-precision chosen by hardware (see ``litlab.common.env``). Resuming with ``--ckpt_path`` pointing
-into a run folder continues in that same folder.
+precision chosen by hardware (see ``litlab.common.env``). ``--trainer.default_root_dir DIR``
+moves the whole run folder (logs, checkpoints, ``config.yaml``) to
+``DIR/<domain>/<experiment>/version_N``. Resuming with ``--ckpt_path`` pointing into a run
+folder continues in that same folder; ``--ckpt_path last`` picks the newest run of the
+experiment under the same root.
+
+Crash and resume: ``last.ckpt`` is also rewritten every ``--last_every_n_steps`` optimiser
+steps (default 100, 0 turns it off), always atomically (``litlab.common.checkpoint_io``), and
+every checkpoint carries the random number generators and the data order
+(``litlab.common.resume``), so a run killed at any moment and resumed from ``last.ckpt``
+ends with the numbers of the uninterrupted run.
 """
 
 from __future__ import annotations
@@ -33,12 +42,15 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from litlab.common.checkpoint_io import AtomicCheckpointIO
 from litlab.common.checkpoints import CheckpointError, current_class_paths
 from litlab.common.cli_parser import LitlabArgumentParser
 from litlab.common.env import default_precision
 from litlab.common.errors import debugging, short_errors
+from litlab.common.resume import ResumeState, StepLastCheckpoint
 
-LOG_ROOT = "logs"
+LOG_ROOT = "logs"  # the run folders' root unless --trainer.default_root_dir says otherwise
+LAST_EVERY_N_STEPS = 100  # a kill loses at most this many steps (and what ran since the epoch end)
 
 
 def last_checkpoint() -> ModelCheckpoint:
@@ -50,6 +62,19 @@ def last_checkpoint() -> ModelCheckpoint:
     """
     return ModelCheckpoint(
         filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+    )
+
+
+def step_last_checkpoint(every_n_steps: int) -> ModelCheckpoint:
+    """The same ``last.ckpt``, also rewritten every ``every_n_steps`` optimiser steps, so a
+    run killed mid-epoch loses little (Lightning allows one trigger per ModelCheckpoint;
+    ``StepLastCheckpoint`` says which steps it leaves to the epoch-end one)."""
+    return StepLastCheckpoint(
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_train_steps=every_n_steps,
+        enable_version_counter=False,
     )
 
 
@@ -65,7 +90,11 @@ class LitlabCLI(LightningCLI):
                 "accelerator": "auto",
                 "max_epochs": 10,
                 "log_every_n_steps": 10,
-                "callbacks": [LearningRateMonitor(logging_interval="step"), last_checkpoint()],
+                "callbacks": [
+                    LearningRateMonitor(logging_interval="step"),
+                    last_checkpoint(),
+                    ResumeState(),  # generators and data order in every checkpoint
+                ],
             },
         )
         kwargs.setdefault("parser_kwargs", {"default_env": False})
@@ -84,6 +113,13 @@ class LitlabCLI(LightningCLI):
             type=bool,
             default=True,
             help="after fit, score the best checkpoint on the test set (same run folder)",
+        )
+        parser.add_argument(
+            "--last_every_n_steps",
+            type=int,
+            default=LAST_EVERY_N_STEPS,
+            help="also rewrite last.ckpt every N optimiser steps, not only at epoch ends "
+            "(0: epoch ends only)",
         )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
@@ -106,39 +142,61 @@ class LitlabCLI(LightningCLI):
             return f"{path.parent.name}/{path.stem}"
         return f"default/{type(self.model).__name__}"
 
-    @staticmethod
-    def _latest_last(experiment: str) -> Path:
-        """``logs/<experiment>/version_<highest>/checkpoints/last.ckpt``, the run to resume."""
+    def _log_root(self, subcommand: str | None = None) -> Path:
+        """``--trainer.default_root_dir``, else ``logs``: where the run folders live."""
+        trainer_cfg = self.config[subcommand or self.subcommand].get("trainer") or {}
+        return Path(trainer_cfg.get("default_root_dir") or LOG_ROOT)
+
+    def _latest_last(self, subcommand: str | None = None) -> Path:
+        """``<root>/<experiment>/version_<highest>/checkpoints/last.ckpt``, the run to resume."""
+        runs_dir = self._log_root(subcommand) / self._experiment_name(subcommand)
         runs = [
-            p for p in (Path(LOG_ROOT) / experiment).glob("version_*/checkpoints/last.ckpt")
+            p for p in runs_dir.glob("version_*/checkpoints/last.ckpt")
             if p.parent.parent.name.removeprefix("version_").isdigit()
         ]  # fmt: skip
         if not runs:
             raise CheckpointError(
-                f"--ckpt_path last: no {Path(LOG_ROOT) / experiment}/version_N/checkpoints/"
-                "last.ckpt yet; train first, or give the checkpoint's path"
+                f"--ckpt_path last: no {runs_dir}/version_N/checkpoints/last.ckpt yet; "
+                "train first, or give the checkpoint's path"
             )
         return max(runs, key=lambda p: int(p.parent.parent.name.removeprefix("version_")))
 
-    def _resume_version(self) -> int | str | None:
-        """``logs/x/y/version_3/checkpoints/last.ckpt`` -> 3, so a resumed run stays put."""
+    def _run_folder(self) -> tuple[Path, str | None]:
+        """The root and version of the run: ``.../version_3/checkpoints/last.ckpt`` given to
+        ``fit`` means version 3 under the root that holds it, so a resumed run stays put."""
+        root = self._log_root()
         ckpt = self.config[self.subcommand].get("ckpt_path")
         if self.subcommand != "fit" or not ckpt or ckpt in ("last", "best", "hpc"):
-            return None
+            return root, None
         run = Path(ckpt).resolve().parent.parent
-        return run.name if run.name.startswith("version_") else None
+        if not run.name.startswith("version_"):
+            return root, None
+        parts = Path(self._experiment_name()).parts
+        if run.parent.parts[-len(parts) :] == parts:  # <root>/<domain>/<experiment>/version_N
+            root = run.parents[len(parts)]
+        return root, run.name
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer_cfg = self.config_init[self.subcommand].get("trainer", {})
         if trainer_cfg.get("logger") in (None, True):
+            root, version = self._run_folder()
             kwargs["logger"] = TensorBoardLogger(
-                save_dir=LOG_ROOT,
+                save_dir=str(root),
                 name=self._experiment_name(),
-                version=self._resume_version(),
+                version=version,
                 default_hp_metric=False,
             )
         if trainer_cfg.get("precision") is None:
             kwargs["precision"] = default_precision(str(trainer_cfg.get("accelerator", "auto")))
+        if not trainer_cfg.get("plugins"):  # a kill mid-write leaves the previous checkpoint
+            kwargs["plugins"] = [AtomicCheckpointIO()]
+        every = self.config[self.subcommand].get("last_every_n_steps") or 0
+        if every > 0:  # appended like the other default callbacks, after the config's own
+            defaults = list(self.trainer_defaults.get("callbacks", []))
+            self.trainer_defaults = {
+                **self.trainer_defaults,
+                "callbacks": [*defaults, step_last_checkpoint(every)],
+            }
         return super().instantiate_trainer(**kwargs)
 
     def _parse_ckpt_path(self) -> None:
@@ -149,7 +207,7 @@ class LitlabCLI(LightningCLI):
         sub = self.config.get("subcommand")
         ckpt = self.config[sub].get("ckpt_path") if sub else None
         if ckpt == "last":  # the newest run of this experiment, so no path needs typing
-            ckpt = str(self._latest_last(self._experiment_name(sub)))
+            ckpt = str(self._latest_last(sub))
             self.config[sub]["ckpt_path"] = ckpt
         if not ckpt or ckpt in ("best", "hpc", "registry"):
             return
