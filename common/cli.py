@@ -45,6 +45,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from litlab.common.checkpoint_io import AtomicCheckpointIO
 from litlab.common.checkpoints import CheckpointError, current_class_paths
 from litlab.common.cli_parser import LitlabArgumentParser
+from litlab.common.contracts import FitCheck, fill_from_data
 from litlab.common.env import default_precision
 from litlab.common.errors import debugging, short_errors
 from litlab.common.resume import ResumeState, StepLastCheckpoint
@@ -94,6 +95,7 @@ class LitlabCLI(LightningCLI):
                     LearningRateMonitor(logging_interval="step"),
                     last_checkpoint(),
                     ResumeState(),  # generators and data order in every checkpoint
+                    FitCheck(),  # the model and its data agree (common/contracts.py)
                 ],
             },
         )
@@ -131,6 +133,11 @@ class LitlabCLI(LightningCLI):
                 "checkpoint.auto_insert_metric_name": False,
             }
         )
+
+    def before_instantiate_classes(self) -> None:
+        # what the data defines (classes, a BPE vocabulary, a window) goes into the model's
+        # config, so YAMLs need not repeat it; saved in the run's config.yaml as filled
+        fill_from_data(self.config[self.subcommand] if self.subcommand else self.config)
 
     def _experiment_name(self, subcommand: str | None = None) -> str:
         cfg = self.config[subcommand or self.subcommand]
