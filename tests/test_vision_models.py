@@ -106,9 +106,15 @@ def test_airbench_whitening_stays_frozen_in_training() -> None:
     assert bns and all(not m.weight.requires_grad and m.bias.requires_grad for m in bns)
 
 
+# (lr, steps) to memorise 8 images; slowest are resnet20 (zero-initialised residual branches:
+# it starts shallow; 1.28 after 10 steps at lr 0.1) and airbench (frozen BN scales, 1/9 output
+# scale; 1.32 then), so they get a larger rate and more steps
+OVERFIT = {"resnet20": (0.2, 20), "airbench": (1.0, 16)}
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_overfits_a_tiny_batch(name: str) -> None:
-    """A few SGD steps on 8 fixed images must lower the loss clearly."""
+    """SGD on 8 fixed images must memorise them: the loss ends below 0.05 (from ln 10 = 2.3)."""
     torch.manual_seed(0)
     # 16x16 images: a quarter of the compute of 32x32, and every network accepts them
     x, y = F.avg_pool2d(correlated_images(8), 2), torch.arange(8)
@@ -116,14 +122,15 @@ def test_overfits_a_tiny_batch(name: str) -> None:
     if isinstance(model, AirbenchNet):
         model.initialize_from_data(x)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    lr, steps = OVERFIT.get(name, (0.1, 10))
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
     losses = []
-    for _ in range(10):
+    for _ in range(steps):
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    # slowest are resnet20 (zero-initialised residual branches: it starts shallow) and
-    # airbench (frozen BN scales, 1/9 output scale), both ~0.6 after 10 steps; others < 0.05
-    assert losses[-1] < 0.75 * losses[0], losses
+    assert losses[0] > 2.0 and losses[-1] < 0.05, losses  # measured: 0.0005 (mlp) to 0.02
+    with torch.no_grad():
+        assert torch.equal(model(x).argmax(1), y)  # every image right
