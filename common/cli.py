@@ -145,7 +145,7 @@ class LitlabCLI(LightningCLI):
             return cfg["experiment"]
         configs = cfg.get("config") or []
         if configs:
-            path = Path(str(configs[0]))  # the experiment; later configs are overlays
+            path = Path(str(configs[0])).absolute()  # the experiment; later ones are overlays
             return f"{path.parent.name}/{path.stem}"
         return f"default/{type(self.model).__name__}"
 
