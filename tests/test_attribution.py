@@ -8,9 +8,15 @@ import gc
 import pytest
 import torch
 from torch import nn
-from toy_text import ToyAttentionClassifier, ToyRNNClassifier, ToyTextDataModule
+from toy_text import VOCAB, ToyAttentionClassifier, ToyRNNClassifier, ToyTextDataModule
 
 from litlab.common.attribution import evaluating, grad_cam, integrated_gradients
+from litlab.common.protocols import TokenBatch
+from litlab.sequence.sentiment.models import BiRNNClassifier
+from litlab.sequence.sentiment.module import TextClassifier
+from litlab.transformer.classifier import TransformerClassifier
+from litlab.transformer.models import GPT, GPTConfig
+from litlab.transformer.module import GPTLanguageModel
 
 SIZE = 24
 
@@ -127,18 +133,53 @@ def test_integrated_gradients_completeness(model_class):
     assert (att.scores[torch.arange(ids.shape[1])[None] >= lengths[:, None]] == 0).all()
 
 
+def _assert_distributions(w: torch.Tensor, lengths: torch.Tensor, heads: int, causal: bool):
+    """(B, heads, T, T) maps: each real query's row sums to 1 over the real keys, padded keys
+    get nothing, and the upper triangle is empty exactly when the model is causal."""
+    assert w.shape[:2] == (len(lengths), heads)
+    for i, n in enumerate(lengths.tolist()):
+        real = w[i, :, :n, :n]
+        torch.testing.assert_close(real.sum(-1), torch.ones(heads, n))
+        assert (w[i, :, :, n:] == 0).all()  # padded keys get nothing
+        above = real.triu(1)
+        assert (above == 0).all() if causal else (above > 0).any()
+
+
+def litlab_text_models() -> dict[str, tuple[nn.Module, int, bool]]:
+    """litlab's own models with attention maps: name -> (module, heads, causal)."""
+    torch.manual_seed(0)
+    v = len(VOCAB)
+    encoder = TransformerClassifier(v, 2, d_model=16, n_heads=2, n_layers=2, dropout=0.0)
+    gpt = GPT(GPTConfig(vocab_size=v, block_size=32, n_layer=2, n_head=2, n_embd=16, dropout=0.0))
+    return {
+        "transformer classifier": (TextClassifier(encoder).eval(), 2, False),
+        "gpt": (GPTLanguageModel(gpt).eval(), 2, True),
+    }
+
+
 def test_attention_maps_are_distributions_and_causal():
     torch.manual_seed(0)
     dm = ToyTextDataModule()
     batch, _ = dm.probe_batch(5)
+    assert len(set(batch.lengths.tolist())) > 1  # the batch has padding to ignore
     for causal in (False, True):
         w = ToyAttentionClassifier(causal=causal).attention_maps(batch)["layer0"]
-        assert w.shape[:2] == (5, 2)
-        for i, n in enumerate(batch.lengths.tolist()):
-            real = w[i, :, :n, :n]
-            torch.testing.assert_close(real.sum(-1), torch.ones(2, n))  # rows sum to 1
-            assert (w[i, :, :, n:] == 0).all()  # padded keys get nothing
-            above = real.triu(1)
-            assert (above == 0).all() if causal else (above > 0).any()
+        _assert_distributions(w, batch.lengths, 2, causal)
     pool = ToyRNNClassifier().attention_maps(batch)["pool"]  # (B, 1, 1, T)
     torch.testing.assert_close(pool.sum(-1), torch.ones(5, 1, 1))
+    # and litlab's own models, through the same protocol
+    for name, (model, heads, causal) in litlab_text_models().items():
+        # a language model reads whole windows (no padding): every row is full length
+        lengths = torch.full_like(batch.lengths, batch.ids.shape[1]) if causal else batch.lengths
+        with torch.no_grad():
+            maps = model.attention_maps(TokenBatch(batch.ids, lengths))
+        assert list(maps) == ["layer0", "layer1"], name
+        for w in maps.values():
+            _assert_distributions(w, lengths, heads, causal)
+    bilstm = TextClassifier(BiRNNClassifier(len(VOCAB), 2, 8, 8)).eval()
+    with torch.no_grad():
+        pool = bilstm.attention_maps(batch)["pool"]  # (B, 1, 1, T)
+    assert pool.shape == (5, 1, 1, batch.ids.shape[1])
+    for i, n in enumerate(batch.lengths.tolist()):  # one distribution over the real tokens
+        torch.testing.assert_close(pool[i, 0, 0, :n].sum(), torch.tensor(1.0))
+        assert (pool[i, 0, 0, :n] > 0).all() and (pool[i, ..., n:] == 0).all()
