@@ -134,6 +134,34 @@ def test_ckpt_path_last_resumes_the_newest_run_of_the_experiment(tiny_root, in_t
     assert sorted(p.name for p in runs.iterdir()) == ["version_0", "version_1"]
 
 
+def test_default_root_dir_moves_the_whole_run_folder_and_ckpt_path_last_follows(tiny_root, in_tmp):
+    from litlab.common.checkpoints import CheckpointError
+
+    root = in_tmp / "elsewhere"
+    moved = f"--trainer.default_root_dir={root}"
+    with pytest.raises(CheckpointError, match="no .*elsewhere/vision/mnist_cnn/version_N"):
+        _fit(tiny_root, moved, "--ckpt_path=last")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _fit(
+            tiny_root,
+            "--trainer.max_epochs=3",
+            moved,
+            "--trainer.callbacks+=conftest.CrashAfterFirstEpoch",
+        )
+    run = root / "vision" / "mnist_cnn" / "version_0"
+    for part in ["config.yaml", "checkpoints/last.ckpt", "checkpoints/best.ckpt"]:
+        assert (run / part).exists(), part
+    assert list(run.glob("events.out.tfevents.*"))
+    _fit(tiny_root, "--trainer.max_epochs=3", moved, "--ckpt_path=last")  # looks under root
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 2
+    # the full path, without the option: the run still continues in the folder it came from
+    _fit(tiny_root, "--trainer.max_epochs=3", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}")
+    assert sorted(p.name for p in run.parent.iterdir()) == ["version_0"]
+    tested = [e for e in _events(run).Scalars("test/acc") if e.step > 0]  # not HParams' 0
+    assert len(tested) == 2  # both test runs landed in it
+    assert not (in_tmp / "logs").exists()  # nothing went to the default root
+
+
 def test_resuming_with_a_longer_schedule_fails_with_a_clear_message(tiny_root, in_tmp):
     _fit(tiny_root, "--trainer.max_epochs=1", "--test=false")
     last = in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0" / "checkpoints" / "last.ckpt"
