@@ -28,6 +28,7 @@ from torchvision.transforms import v2
 
 from litlab.common.data import SplitLoaders, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
+from litlab.common.resume import ResumableDataLoader
 from litlab.vision import augment
 from litlab.vision.datasets import ImageSplits, read_image_source
 
@@ -217,7 +218,7 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         else:
             ds = _TransformedImages(images, labels, self._per_image_transform(train))
             workers = self.hparams.num_workers
-        return DataLoader(
+        return ResumableDataLoader(
             ds,
             batch_size=bs,
             shuffle=train,

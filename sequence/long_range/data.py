@@ -15,6 +15,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
 from litlab.common.errors import ConfigError, check_positive
+from litlab.common.resume import ResumableDataLoader
 
 TRIVIAL_MSE = 1 / 6  # variance of the sum of two independent U(0, 1)
 
@@ -83,7 +84,7 @@ class AddingProblemDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         self.setup()
-        return DataLoader(
+        return ResumableDataLoader(
             self.splits[split], batch_size=self.hparams.batch_size, shuffle=shuffle, drop_last=False
         )
 

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Sampler
 from litlab.common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
 from litlab.common.errors import check_positive
 from litlab.common.protocols import TokenBatch
+from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
 
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -284,8 +285,8 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         common["persistent_workers"] = workers > 0
         if self.hparams.bucket or not train:
             sampler = BucketBatchSampler([len(r) for r in rows], bs, shuffle=train)
-            return DataLoader(items, batch_sampler=sampler, **common)
-        return DataLoader(items, batch_size=bs, shuffle=True, **common)
+            return ResumableDataLoader(items, batch_sampler=sampler, **common)
+        return ResumableDataLoader(items, batch_size=bs, shuffle=True, **common)
 
     # --- what a checkpoint keeps, so new text can be encoded without the data ------------------
 

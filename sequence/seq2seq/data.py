@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 from litlab.common.data import SplitLoaders
 from litlab.common.errors import ConfigError, check_positive
 from litlab.common.protocols import TokenBatch
+from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.tokenizers import PAD, UNK, CharTokenizer, tokenizer_from_state
 
 BOS, EOS = "<s>", "</s>"
@@ -236,7 +237,7 @@ class DateDataModule(SplitLoaders, L.LightningDataModule):
         self.setup()
         train = split == "train"
         bs = self.hparams.batch_size * (1 if train else 4)
-        return DataLoader(self.pairs[split], bs, shuffle=train, collate_fn=self._collate)
+        return ResumableDataLoader(self.pairs[split], bs, shuffle=train, collate_fn=self._collate)
 
     # --- what a checkpoint keeps -------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from litlab.common.data import SplitLoaders, locate_dataset, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
+from litlab.common.resume import ResumableDataLoader
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class ForecastDataModule(SplitLoaders, L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         hist, target, _ = self.windows(split)
         train = split == "train"
-        return DataLoader(
+        return ResumableDataLoader(
             TensorDataset(hist, target), batch_size=self.hparams.batch_size, shuffle=train
         )
 
