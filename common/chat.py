@@ -26,6 +26,7 @@ import torch
 
 from litlab.common.checkpoints import CheckpointError, load_trained
 from litlab.common.contracts import conforms, context_size
+from litlab.common.errors import CommandParser
 from litlab.common.generate import stream_text
 from litlab.common.protocols import DialogueData, LanguageModelSource
 
@@ -173,7 +174,7 @@ class ChatSession:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="litlab chat", description="talk with a language model trained on dialogue"
     )
     p.add_argument("--ckpt", required=True, help="a checkpoint of a dialogue-trained model")

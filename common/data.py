@@ -48,15 +48,15 @@ class MissingDataError(FileNotFoundError):
     """
 
     def __init__(self, dataset: str, root: Path, expected: Sequence[str], hint: str = "") -> None:
+        # two lines, so a litlab command ends in a few: what is missing, then what to do
         lines = [
-            f"{dataset} data not found under data root '{root}'.",
-            "Expected one of:",
-            *(f"  {root / e}" for e in expected),
-            "Set --data.root or $DATA_DIR to the folder that holds it (offline: a copy of",
-            "shared/data works as it is), or run once with network access to download it.",
+            f"{dataset} data not found under data root '{root}': expected "
+            + " or ".join(str(root / e) for e in expected)
+            + ".",
+            "Set --data.root or $DATA_DIR to the folder that holds it (offline: a copy of "
+            "shared/data works as it is), or run once with network access to download it."
+            + (f" {hint}" if hint else ""),
         ]
-        if hint:
-            lines.append(hint)
         super().__init__("\n".join(lines))
         self.dataset = dataset
         self.expected = [root / e for e in expected]

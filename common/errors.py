@@ -11,6 +11,7 @@ it only wraps a user error (jsonargparse re-raises what a model's or DataModule'
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -35,6 +36,15 @@ def check_positive(owner: str, **values: float | int | None) -> None:
     for name, value in values.items():
         if value is not None and not value > 0:
             raise ConfigError(f"{owner}.{name} must be greater than 0, got {value}")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse for litlab's own commands (explain, generate, serve, ...): a bad option ends
+    in two lines, the error and where the options are, not the whole usage text."""
+
+    def error(self, message: str):  # type: ignore[override]  # argparse's own signature
+        sys.stderr.write(f"{self.prog}: error: {message}\n(the options: {self.prog} --help)\n")
+        raise SystemExit(2)
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

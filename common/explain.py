@@ -16,7 +16,6 @@ are still explained, and the exit status is 1.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -32,6 +31,7 @@ from torchvision.io import ImageReadMode, decode_image
 from litlab.common.attribution import describe, evaluating, grad_cam, integrated_gradients
 from litlab.common.checkpoints import CheckpointError, load_trained
 from litlab.common.contracts import conforms, require
+from litlab.common.errors import CommandParser
 from litlab.common.protocols import (
     AttentionSource,
     GradCamSource,
@@ -203,7 +203,7 @@ def run_explain(ckpt: str, inputs: list[str], out: str, top_k: int = 3, n_steps:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="litlab explain", description=__doc__.split("\n")[0])
+    parser = CommandParser(prog="litlab explain", description=__doc__.split("\n")[0])
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by litlab fit")
     parser.add_argument("--input", nargs="+", required=True, help="image or .txt files")
     parser.add_argument("--out", required=True, help="folder for the PNG / HTML files")

@@ -22,12 +22,13 @@ import torch
 
 from litlab.common.checkpoints import CheckpointError, load_trained
 from litlab.common.contracts import conforms
+from litlab.common.errors import CommandParser
 from litlab.common.protocols import LanguageData, LanguageModelSource
 from litlab.common.sampling import cut_at_stop, unsafe_tail
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="litlab generate", description="sample text from a language model checkpoint"
     )
     p.add_argument("--ckpt", required=True, help="a checkpoint written by `litlab fit`")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-
 from litlab.common.data import MissingDataError
+from litlab.common.errors import CommandParser
 from litlab.common.registry import RegistryError, export, list_models
 
 # --- command line -------------------------------------------------------------------------
 
 
 def export_main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="litlab export", description="copy a checkpoint into the versioned model registry"
     )
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by litlab fit")
@@ -30,7 +29,7 @@ def export_main(argv: list[str] | None = None) -> int:
 
 
 def models_main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="litlab models", description="list registered models")
+    parser = CommandParser(prog="litlab models", description="list registered models")
     parser.add_argument("--root", default="models", help="registry folder (default: models)")
     args = parser.parse_args(argv)
     rows = list_models(args.root)

@@ -14,7 +14,6 @@ not re-run are kept from the previous ``baselines.json``. The text baselines liv
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from litlab.common.errors import CommandParser, ConfigError
 from litlab.experiments.text_baselines import TEXT_DATASETS, run_text_baselines
 from litlab.vision.data import CIFAR10DataModule, ImageDataModule, MNISTDataModule
 
@@ -134,7 +134,7 @@ def comparison_markdown(baselines: list[dict], deep: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="litlab baseline", description=__doc__.split("\n\n")[0])
+    parser = CommandParser(prog="litlab baseline", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--dataset",
         choices=[*ALL_DATASETS, "all", "text"],
@@ -154,8 +154,15 @@ def main(argv: list[str] | None = None) -> None:
         help="no training: rebuild the table from <out>/baselines.json and the current logs",
     )
     args = parser.parse_args(argv)
+    if args.val_size is not None and args.val_size <= 0:
+        parser.error(f"--val-size must be greater than 0, got {args.val_size}")
     out = Path(args.out)
     if args.table_only:
+        if not (out / "baselines.json").is_file():
+            raise ConfigError(
+                f"--table-only rebuilds the table from {out / 'baselines.json'}, which does not "
+                "exist: run litlab baseline once without --table-only (or give --out)"
+            )
         rows = json.loads((out / "baselines.json").read_text())["baselines"]
     else:
         groups = {"all": list(DATASETS), "text": list(TEXT_DATASETS)}

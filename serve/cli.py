@@ -16,11 +16,13 @@ import logging
 import sys
 import time
 
+from litlab.common.errors import CommandParser
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="litlab serve", description=__doc__.split("\n\n")[0])
+    p = CommandParser(prog="litlab serve", description=__doc__.split("\n\n")[0])
     p.add_argument("--root", default="models", help="registry folder (default: models)")
     p.add_argument(
         "--model",
