@@ -11,7 +11,8 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, SHARED_DATA, real_data
+from text_data import NEG_EN, NEG_KO, POS_EN, POS_KO
 
 from litlab.common.checkpoints import load_trained
 from litlab.common.cli import run as litlab
@@ -50,6 +51,14 @@ def test_datamodule_reads_the_canonical_files_and_splits_validation_from_train(n
     assert len(val[0]) == n_train // 10  # at most a tenth of a small training set
     assert set(train[1]) == {0, 1} and dm.classes == ["negative", "positive"]
     assert not any("<br" in t for t in train[0] + test[0])  # IMDB's HTML breaks are gone
+    # every text holds two cue words of its own class only (tests/text_data.py): the label
+    # read from the file (IMDB: the pos/neg folder) says which
+    pos, neg = (set(POS_KO), set(NEG_KO)) if name == "nsmc" else (set(POS_EN), set(NEG_EN))
+    for texts, labels in (train, val, test):
+        for text, label in zip(texts, labels):
+            words = set(text.replace(".", " ").split())
+            own, other = (pos, neg) if label else (neg, pos)
+            assert words & own and not words & other, (label, text)
     assert isinstance(dm, TextData)
 
 
@@ -214,18 +223,56 @@ def test_explain_on_a_sentiment_checkpoint_writes_attributions(imdb_run, tmp_pat
     page = (out / "reviews-0.attributions.html").read_text(encoding="utf-8")
     assert "wonderful</span>" in page and "<br" not in page
     predictions = json.loads((out / "predictions.json").read_text())
-    assert {c for c, _ in predictions["reviews-1"]["top"]} == {"negative", "positive"}
+    # each line's classes and probabilities are the model's own, likeliest first
+    model, data = load_trained(imdb_run / "checkpoints" / "best.ckpt")
+    lines = reviews.read_text().splitlines()
+    for i, line in enumerate(lines):
+        with torch.no_grad():
+            probs = model(*data.encode_texts([line])).softmax(-1)[0].tolist()
+        expected = sorted(zip(data.classes, probs), key=lambda cp: -cp[1])
+        top = predictions[f"reviews-{i}"]["top"]
+        assert [c for c, _ in top] == [c for c, _ in expected]
+        assert [p for _, p in top] == pytest.approx([p for _, p in expected], abs=1e-5)
 
 
-def test_checkpoint_alone_encodes_new_text(imdb_run, tmp_path, monkeypatch):
+def test_checkpoint_alone_encodes_new_text(imdb_run, tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("DATA_DIR", str(tmp_path))  # no data reachable
     model, data = load_trained(imdb_run / "checkpoints" / "best.ckpt")
-    batch = data.encode_texts(["great fun", "dull"])
-    probs = model(*batch).softmax(-1)
-    assert probs.shape == (2, 2) and torch.allclose(probs.sum(-1), torch.ones(2))
+    texts = ["great fun", "a dull and boring film"]
+    batch = data.encode_texts(texts)
+    # the tokenizer restored from the checkpoint is the one trained on the data ...
+    trained_on = IMDBDataModule(root=str(tiny_root), vocab_size=500)
+    trained_on.setup()
+    expected = trained_on.encode_texts(texts)
+    assert torch.equal(batch.ids, expected.ids) and torch.equal(batch.lengths, expected.lengths)
+    for i, text in enumerate(texts):  # ... and spells the new text back
+        n = int(batch.lengths[i])
+        assert "".join(data.token_strings(batch.ids[i, :n])).strip() == text
+    # ... and the model carries the trained weights, so these are the trained model's answers
+    ckpt = torch.load(
+        imdb_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False
+    )
+    weights = model.state_dict()
+    assert weights.keys() == ckpt["state_dict"].keys()
+    assert all(torch.equal(weights[k].cpu(), v) for k, v in ckpt["state_dict"].items())
+    with torch.no_grad():
+        probs = model(*batch).softmax(-1)
+    assert probs.shape == (2, 2) and not torch.allclose(probs[0], probs[1])
 
 
 # --- real data (skipped where shared/data is absent) ------------------------------------------
+
+
+# reviews whose real label is known, by the start of their text: (split, start, label)
+KNOWN = {
+    "imdb": [("train", "Bromwell High is a cartoon comedy.", 1),  # train/pos/0_9.txt
+             ("train", "Story of a man who has unnatural feelings for a pig.", 0),  # neg/0_3
+             ("test", "I went and saw this movie last night after being coaxed", 1)],  # pos/0_10
+    "sst2": [("test", "it 's a charming and often affecting journey .", 1),  # GLUE dev
+             ("test", "unflinchingly bleak and desperate", 0)],
+    "nsmc": [("test", "마음을 울리는 진정한 영화!", 1),  # "a true film that moves the heart!"
+             ("test", "지루해서 잠듬", 0)],  # "so boring I fell asleep"
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -237,13 +284,17 @@ def test_checkpoint_alone_encodes_new_text(imdb_run, tmp_path, monkeypatch):
     ],
 )
 def test_real_data_trains_a_few_batches(name, path, n_test, in_tmp):
-    if not (SHARED_DATA / path).exists():
-        pytest.skip(f"{SHARED_DATA / path} not present")
+    real_data(path)
     dm = TINY[name][0](
         root=str(SHARED_DATA), batch_size=16, vocab_size=1000, subset=600, max_length=64
     )
     raw = dm.read()
     assert len(raw.test_texts) == n_test and set(raw.train_labels) == {0, 1}
+    for split, start, label in KNOWN[name]:  # 1 is positive, as dm.classes says
+        texts, labels = getattr(raw, f"{split}_texts"), getattr(raw, f"{split}_labels")
+        found = [y for t, y in zip(texts, labels) if t.strip().startswith(start)]
+        assert found == [label], (start, found)
+    assert dm.classes[1] == "positive"
     dm.read = lambda: raw  # the files are read once (extracting IMDB takes a while)
     net = BiRNNClassifier(1000, 2, 16, 16, pack=False)
     trainer = L.Trainer(
