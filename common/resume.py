@@ -192,21 +192,27 @@ class ResumeState(L.Callback):
             isinstance(dl, ResumableDataLoader) and s is not None and s["pass_start"] is not None
             for dl, s in zip(loaders, state["loaders"])
         )
-        if replayable:
+        if replayable and mid_epoch:  # the interrupted pass again, from its first untrained batch
             for dl, s in zip(loaders, state["loaders"]):
-                if mid_epoch:  # the interrupted pass again, from the first batch not trained on
-                    dl.replay(s["pass_start"], skip=batches)
-                else:  # a new pass starts: from where the sampler generators had got to
-                    dl.set_generators(s["generators_now"])
-            if mid_epoch:
-                # the fit loop made its iterator before the checkpoint was read: make it again
-                iter(trainer.fit_loop._data_fetcher)
-                # ... so Lightning's warning that the loader cannot resume is wrong here
-                warnings.filterwarnings("ignore", message=".*your dataloader is not resumable")
-        elif mid_epoch:
+                dl.replay(s["pass_start"], skip=batches)
+            # the fit loop made its iterator before the checkpoint was read: make it again
+            iter(trainer.fit_loop._data_fetcher)
+            # ... so Lightning's warning that the loader cannot resume is wrong here
+            warnings.filterwarnings("ignore", message=".*your dataloader is not resumable")
+            set_rng_state(state["rng"])  # last: the replay drew from the global generator
+            return
+        if mid_epoch:
             rank_zero_warn(
                 "resuming mid-epoch with a training DataLoader that is not a "
                 "litlab.common.resume.ResumableDataLoader: the rest of this epoch sees other "
                 "batches than the uninterrupted run would have"
             )
-        set_rng_state(state["rng"])  # last: the replay above drew from the global generator
+        set_rng_state(state["rng"])
+        if replayable:  # the epoch was over: a new pass starts where the generators had got to
+            for dl, s in zip(loaders, state["loaders"]):
+                dl.set_generators(s["generators_now"])
+            if trainer.current_epoch > state["epoch"]:
+                # Lightning went on to the next epoch and would iterate the pass it made before
+                # the checkpoint was read (after a finished epoch of an epoch-based run; in a
+                # max_steps run it finishes the old epoch first and makes a new pass itself)
+                iter(trainer.fit_loop._data_fetcher)

@@ -133,3 +133,18 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one_loadable(tmp_p
     AtomicCheckpointIO().save_checkpoint({"global_step": 3}, path)
     assert torch.load(path, weights_only=True)["global_step"] == 3
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.ckpt"]  # swept up
+
+
+def test_crash_at_an_epoch_boundary_resumes_to_the_uninterrupted_result(tiny_root, tmp_path):
+    """The other resume path: shuffle=True from the global generator, epoch-based, the newest
+    last.ckpt written after epoch 0's validation (the new pass must come from its state)."""
+    cnn = [
+        "fit", "--config", str(REPO / "experiments" / "vision" / "mnist_cnn.yaml"),
+        f"--data.root={tiny_root}", "--data.init_args.val_size=40",
+        "--data.init_args.batch_size=16", "--trainer.max_epochs=2", "--test=false",
+        "--trainer.enable_progress_bar=false",
+    ]  # fmt: skip
+    reference = _fit(cnn, tmp_path / "uninterrupted")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _fit(cnn, tmp_path / "crashed", "--trainer.callbacks+=conftest.CrashAfterFirstEpoch")
+    assert _fit(cnn, tmp_path / "crashed", "--ckpt_path=last") == reference
