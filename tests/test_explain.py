@@ -96,8 +96,15 @@ def test_explain_writes_gradcam_pngs_and_predictions(mnist_run: Path, tiny_root,
     assert (out / "digit0.gradcam.png").stat().st_size > 5000
     predictions = json.loads((out / "predictions.json").read_text())
     assert set(predictions) == {"digit0", "digit1"}
-    top = predictions["digit0"]["top"]
-    assert len(top) == 3 and sum(p for _, p in top) <= 1.0 + 1e-6
+    # the top three are the model's own classes and probabilities for these pixels
+    model, data = load_trained(mnist_run / "checkpoints" / "best.ckpt")
+    with torch.no_grad():
+        probs = model(data.encode_images([images[0], images[1]])).softmax(-1)
+    for i in range(2):
+        p, c = probs[i].topk(3)
+        top = predictions[f"digit{i}"]["top"]
+        assert [label for label, _ in top] == [data.classes[k] for k in c.tolist()]
+        assert [q for _, q in top] == pytest.approx(p.tolist(), abs=1e-6)
 
 
 def test_explain_on_text_writes_attributions_html_and_attention(text_run, tmp_path, monkeypatch):
