@@ -30,9 +30,8 @@ import lightning as L
 import torch
 import yaml
 
-from litlab.common.optim import decay_groups
+from litlab.common.optim import decay_groups, warmup_cosine
 from litlab.sequence.lm.data import ShakespeareDataModule
-from litlab.sequence.lm.module import warmup_cosine
 from litlab.transformer.models import GPT, GPTConfig
 from litlab.transformer.module import GPTLanguageModel
 

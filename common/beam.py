@@ -1,4 +1,5 @@
-"""Beam search, once for every encoder-decoder (the GRU of ``models.py`` and the transformer).
+"""Beam search, once for every encoder-decoder (the GRU of ``litlab.sequence.seq2seq.models``
+and the transformer of ``litlab.transformer.encoder_decoder``; common/ since both domains use it).
 
 Keep the ``beam`` most probable partial outputs (sum of log-probabilities) per input and
 return the best finished one. The beams live in the batch dimension: row ``b * beam + j`` is

@@ -37,12 +37,17 @@ def trusted_prefixes() -> tuple[str, ...]:
     return TRUSTED_PACKAGES + tuple(p.strip() for p in extra.split(",") if p.strip())
 
 
+# classes that moved to common/ because two domains share them
+MOVED = {"litlab.sequence.lm.module.LanguageModel": "litlab.common.language_model.LanguageModel"}
+
+
 def current_class_path(class_path: str) -> str:
     """``vision.models.AirbenchNet`` (a class path written before the ``litlab`` namespace)
-    -> ``litlab.vision.models.AirbenchNet``; every other path is returned as it is."""
+    -> ``litlab.vision.models.AirbenchNet``, and a moved class to its new place; every other
+    path is returned as it is."""
     if class_path.split(".")[0] in OLD_PACKAGES:
-        return f"litlab.{class_path}"
-    return class_path
+        class_path = f"litlab.{class_path}"
+    return MOVED.get(class_path, class_path)
 
 
 def current_class_paths(config: Any) -> Any:

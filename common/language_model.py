@@ -1,5 +1,8 @@
 """LanguageModel: train any next-token network with cross-entropy, and sample from it.
 
+Shared by the RNNs of ``litlab.sequence.lm`` and the GPT of ``litlab.transformer``, which is
+why it lives in common/: the domains are siblings and neither imports the other.
+
 The network is a plain ``nn.Module`` (by class path in the YAML) taking ids (B, T) and
 returning logits (B, T, V), or a tuple whose first element is the logits (the RNNs also
 return their state), and offering ``generate`` (and ``generate_iter``) for sampling, with
@@ -27,17 +30,9 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, MinMetric
 
 from litlab.common.attribution import evaluating
+from litlab.common.errors import check_positive
 from litlab.common.loggers import log_hparams
-from litlab.common.optim import decay_groups
-from litlab.sequence.tokenizers import CharTokenizer
-
-
-def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine decay."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+from litlab.common.optim import compiled, decay_groups, step_schedule
 
 
 class LanguageModel(L.LightningModule):
@@ -66,6 +61,7 @@ class LanguageModel(L.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
+        check_positive("--model.init_args", lr=lr)
         self.save_hyperparameters()
         self.net = net
         # set in configure_model; kept outside the module tree so state_dict keys stay net.*
@@ -78,7 +74,7 @@ class LanguageModel(L.LightningModule):
 
     def configure_model(self) -> None:
         if self.hparams.compile and self._compiled is None:
-            object.__setattr__(self, "_compiled", torch.compile(self.net))
+            object.__setattr__(self, "_compiled", compiled(self.net))
 
     def forward(self, ids: Tensor) -> Tensor:
         """ids (B, T) -> logits (B, T, V)."""
@@ -92,17 +88,16 @@ class LanguageModel(L.LightningModule):
 
     # --- steps ----------------------------------------------------------------------------
 
+    def data_needs(self) -> dict[str, int]:
+        """The vocabulary the output layer covers and the longest context (a GPT's)."""
+        needs = {"vocab_size": getattr(self.net, "vocab_size", None)}
+        return {**needs, "block_size": self.block_size}
+
     def on_fit_start(self) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
-        vocab = getattr(getattr(dm, "tokenizer", None), "vocab_size", None)
-        net_vocab = getattr(self.net, "vocab_size", None)
-        if vocab is not None and net_vocab is not None and vocab > net_vocab:
-            raise ValueError(
-                f"the tokenizer has {vocab} tokens but the network's vocab_size is {net_vocab}: "
-                f"set model.init_args.net.init_args.vocab_size to at least {vocab}"
-            )
-        if vocab is not None:
-            self.vocab_limit.fill_(vocab)
+        # the FitCheck callback has compared the sizes; sampling must stay inside the vocabulary
+        tokenizer = getattr(getattr(self.trainer, "datamodule", None), "tokenizer", None)
+        if tokenizer is not None:
+            self.vocab_limit.fill_(tokenizer.vocab_size)
         if self.logger is not None:
             log_hparams(self, {"val/loss_best": math.inf})
 
@@ -123,7 +118,7 @@ class LanguageModel(L.LightningModule):
 
     def _bits_name(self) -> str:
         tok = getattr(getattr(self.trainer, "datamodule", None), "tokenizer", None)
-        return "val/bpc" if isinstance(tok, CharTokenizer) else "val/bits_per_token"
+        return "val/bpc" if getattr(tok, "kind", None) == "char" else "val/bits_per_token"
 
     def on_validation_epoch_end(self) -> None:
         loss = self.val_loss.compute()
@@ -142,10 +137,9 @@ class LanguageModel(L.LightningModule):
         groups = decay_groups(self, hp.weight_decay)  # none on norms and biases
         opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), fused=self._fusable())
         total = self.trainer.estimated_stepping_batches
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: warmup_cosine(s, hp.warmup_steps, total, hp.min_lr_ratio)
+        return step_schedule(
+            opt, "warmup_cosine", total, warmup_steps=hp.warmup_steps, min_lr_ratio=hp.min_lr_ratio
         )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def _fusable(self) -> bool:
         """Whether AdamW may use its fused CUDA kernel (one launch for all parameters).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.optim import Optimizer
@@ -25,19 +27,43 @@ def decay_groups(module: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
+def compiled(net: nn.Module) -> nn.Module:
+    """``torch.compile(net)`` for the training and evaluation steps: the one compile idiom.
+
+    The caller keeps it outside its module tree (``object.__setattr__``), so state-dict keys,
+    checkpoints, generation, Grad-CAM hooks and export all use the plain ``net``; both share
+    the same parameters.
+    """
+    return torch.compile(net)
+
+
+def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine decay to
+    ``min_ratio`` at ``total`` (nanoGPT's schedule)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 def step_schedule(
     opt: Optimizer,
     kind: str,
     total_steps: int,
     warmup: float = 0.2,
     final_div_factor: float = 1e4,
+    warmup_steps: int = 0,
+    min_lr_ratio: float = 0.0,
 ) -> dict:
-    """What ``configure_optimizers`` returns for a per-step schedule over the whole run.
+    """What ``configure_optimizers`` returns for a per-step schedule over the whole run: the
+    one learning-rate schedule helper of every litlab LightningModule.
 
     ``"onecycle"``: linear warm-up over the first ``warmup`` fraction to each group's peak
     ``lr``, then a linear anneal to ``lr / (25 * final_div_factor)``; ``"cosine"``: cosine
-    decay from the start; ``"none"``: a constant learning rate.
+    decay from the start to zero; ``"warmup_cosine"``: linear warm-up over ``warmup_steps``,
+    then cosine to ``min_lr_ratio * lr`` (nanoGPT); ``"none"``: a constant learning rate.
     """
+    total_steps = max(1, total_steps)  # any run length works, even one step
     if kind == "none":
         return {"optimizer": opt}
     if kind == "onecycle":
@@ -53,6 +79,10 @@ def step_schedule(
         )
     elif kind == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    elif kind == "warmup_cosine":
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: warmup_cosine(s, warmup_steps, total_steps, min_lr_ratio)
+        )
     else:
-        raise ValueError(f"unknown scheduler {kind!r}: use onecycle, cosine or none")
+        raise ValueError(f"unknown scheduler {kind!r}: use onecycle, cosine, warmup_cosine or none")
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -37,6 +37,8 @@ class CharTokenizer:
     the character ids stay nanoGPT's.
     """
 
+    kind = "char"  # what the bits metric is called: bits per character
+
     def __init__(self, chars: Sequence[str], extra: Sequence[str] = ()) -> None:
         self.chars = list(chars)
         self.extra = list(extra)
@@ -75,6 +77,8 @@ class CharTokenizer:
 
 class SubwordTokenizer:
     """A trained Hugging Face ``tokenizers.Tokenizer`` behind the shared interface."""
+
+    kind = "subword"
 
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.tok = tokenizer

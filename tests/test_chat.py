@@ -16,11 +16,11 @@ from litlab.common.chat import main as chat
 from litlab.common.cli import run as litlab
 from litlab.common.generate import main as generate
 from litlab.common.generate import stream_text
+from litlab.common.language_model import LanguageModel
 from litlab.common.sampling import cut_at_stop, unsafe_tail
 from litlab.sequence.lm.data import ShakespeareDataModule
 from litlab.sequence.lm.dialogue import TURN_END, Turn, dialogue_text, format_turn, parse_turns
 from litlab.sequence.lm.models import RNNLanguageModel
-from litlab.sequence.lm.module import LanguageModel
 from litlab.sequence.tokenizers import CharTokenizer
 from litlab.transformer.models import GPT, GPTConfig
 from litlab.transformer.module import GPTLanguageModel

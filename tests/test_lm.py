@@ -13,9 +13,10 @@ from conftest import SHARED_DATA, real_data
 
 from litlab.common.callbacks.text_samples import TextSampleCallback
 from litlab.common.data import MissingDataError
+from litlab.common.language_model import LanguageModel
+from litlab.common.optim import warmup_cosine
 from litlab.sequence.lm.data import ShakespeareDataModule
 from litlab.sequence.lm.models import RNNLanguageModel
-from litlab.sequence.lm.module import LanguageModel, warmup_cosine
 
 REAL_TEXT = "shakespeare/input.txt"  # in shared/data
 
@@ -147,6 +148,7 @@ def test_fit_logs_loss_perplexity_and_bits_per_character(tiny_root: Path, in_tmp
     dm = ShakespeareDataModule(
         root=str(tiny_root), block_size=32, batch_size=8, steps_per_epoch=20, val_batches=2
     )
+    dm.setup()  # the tokenizer is read from the data here; the property never reads
     net = RNNLanguageModel(dm.tokenizer.vocab_size, "lstm", 32, 32, num_layers=1)
     samples = TextSampleCallback(max_new_tokens=20)
     trainer = L.Trainer(

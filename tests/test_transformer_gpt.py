@@ -143,6 +143,7 @@ def test_fit_draws_attention_maps_for_every_layer(tiny_root: Path, in_tmp: Path)
     dm = ShakespeareDataModule(
         root=str(tiny_root), block_size=16, batch_size=4, steps_per_epoch=3, val_batches=1
     )
+    dm.setup()  # the tokenizer is read from the data here; the property never reads
     cfg = GPTConfig(vocab_size=dm.tokenizer.vocab_size, block_size=16, n_layer=2, n_head=2,
                     n_embd=16, dropout=0.0)  # fmt: skip
     logger = L.pytorch.loggers.TensorBoardLogger(in_tmp, name="gpt")

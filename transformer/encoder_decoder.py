@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from litlab.sequence.seq2seq.beam import beam_search
+from litlab.common.beam import beam_search
 from litlab.transformer.attention import KVCache, RotaryEmbedding
 from litlab.transformer.layers import Block, PositionalEncoding, PositionEmbedding
 

@@ -2,7 +2,8 @@
 
 Training, metrics (loss, perplexity, bits per character), AdamW with decay/no-decay groups
 (fused on CUDA where Lightning allows it), warm-up + cosine schedule, optional
-``torch.compile`` and sampling all come from ``litlab.sequence.lm.module.LanguageModel``: an RNN
+``torch.compile`` and sampling all come from ``litlab.common.language_model.LanguageModel``: an
+RNN
 and a GPT are trained by the same code, so their curves compare. What a transformer adds
 is ``attention_maps`` (``AttentionSource`` in ``common/protocols.py``): per layer,
 one (T, T) map per head, drawn by ``AttentionMapCallback`` as ``val/attention/layer<i>``.
@@ -13,8 +14,8 @@ from __future__ import annotations
 from torch import Tensor
 
 from litlab.common.attribution import evaluating
+from litlab.common.language_model import LanguageModel
 from litlab.common.protocols import TokenBatch
-from litlab.sequence.lm.module import LanguageModel
 
 
 class GPTLanguageModel(LanguageModel):

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MinMetric
 
+from litlab.common.errors import check_positive
 from litlab.sequence.long_range.models import CELLS, RecurrentRegressor, hidden_gradient_norms
 
 TOLERANCE = 0.04
@@ -41,6 +42,7 @@ class LongRangeModule(L.LightningModule):
         compare_cells: bool = True,
     ) -> None:
         super().__init__()
+        check_positive("--model.init_args", lr=lr)
         self.save_hyperparameters()
         self.net = RecurrentRegressor(cell, 2, hidden_size, num_layers)
         self.val_loss_best = MinMetric()

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from litlab.sequence.seq2seq.beam import beam_search
+from litlab.common.beam import beam_search
 
 
 class AdditiveAttention(nn.Module):

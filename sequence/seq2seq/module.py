@@ -27,7 +27,9 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 
 from litlab.common.contracts import require
+from litlab.common.errors import check_positive
 from litlab.common.loggers import log_hparams
+from litlab.common.optim import step_schedule
 from litlab.common.protocols import Seq2SeqData, TokenBatch
 
 
@@ -60,6 +62,7 @@ class Seq2SeqModule(L.LightningModule):
         label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
+        check_positive("--model.init_args", lr=lr)
         self.save_hyperparameters()
         self.net = net
         # the data's special ids, saved in checkpoints so decoding works without the data
@@ -74,14 +77,12 @@ class Seq2SeqModule(L.LightningModule):
         dm = getattr(self.trainer, "datamodule", None)
         if dm is None:
             return
-        require(dm, Seq2SeqData, type(self).__name__)
-        vocab = getattr(self.net, "vocab_size", dm.vocab_size)
-        if vocab != dm.vocab_size or getattr(self.net, "pad_id", dm.pad_id) != dm.pad_id:
-            raise ValueError(
-                f"the network was built for {vocab} tokens (pad {self.net.pad_id}) but the data "
-                f"has {dm.vocab_size} (pad {dm.pad_id}): set the net's vocab_size and pad_id"
-            )
+        require(dm, Seq2SeqData, type(self).__name__)  # the sizes: FitCheck, data_needs
         self.specials = torch.tensor([dm.pad_id, dm.bos_id, dm.eos_id], device=self.device)
+
+    def data_needs(self) -> dict[str, int]:
+        """The vocabulary the output layer covers and the padding id the embedding skips."""
+        return {"vocab_size": self.net.vocab_size, "pad_id": self.net.pad_id}
 
     @property
     def pad_id(self) -> int:
@@ -159,7 +160,4 @@ class Seq2SeqModule(L.LightningModule):
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
         # cosine decay to zero over the run (per step); works for any run length, even 1 step
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-            opt, T_max=max(1, self.trainer.estimated_stepping_batches)
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return step_schedule(opt, "cosine", self.trainer.estimated_stepping_batches)

@@ -23,7 +23,9 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, MinMetric
 
 from litlab.common.contracts import require
+from litlab.common.errors import check_positive
 from litlab.common.loggers import log_hparams
+from litlab.common.optim import step_schedule
 from litlab.common.protocols import ForecastData
 
 
@@ -41,6 +43,7 @@ class Forecaster(L.LightningModule):
 
     def __init__(self, net: nn.Module, lr: float = 3e-3, weight_decay: float = 1e-4) -> None:
         super().__init__()
+        check_positive("--model.init_args", lr=lr)
         self.save_hyperparameters()
         self.net = net
         for stage in ("val", "test"):
@@ -106,7 +109,4 @@ class Forecaster(L.LightningModule):
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
         # cosine decay to zero over the run (per step); works for any run length, even 1 step
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-            opt, T_max=max(1, self.trainer.estimated_stepping_batches)
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return step_schedule(opt, "cosine", self.trainer.estimated_stepping_batches)
