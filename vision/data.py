@@ -39,6 +39,7 @@ class CIFAR10DataModule(ImageDataModule):
     """CIFAR-10: canonical pickles (downloaded when online) or the offline JPEG archive."""
 
     mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+    known_classes = 10
 
     def locate(self) -> Path:
         return locate_dataset(
@@ -59,6 +60,7 @@ class CIFAR100DataModule(ImageDataModule):
     """CIFAR-100 (fine labels): canonical pickles, downloaded when online."""
 
     mean, std = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+    known_classes = 100
 
     def locate(self) -> Path:
         return locate_dataset(
@@ -75,6 +77,7 @@ class MNISTDataModule(ImageDataModule):
 
     mean, std = (0.1307,), (0.3081,)
     flip, pad = False, 2
+    known_classes = 10
 
     def locate(self) -> Path:
         return locate_dataset(

@@ -28,6 +28,7 @@ from torchvision.transforms import v2
 
 from litlab.common.data import SplitLoaders, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
+from litlab.common.protocols import NotReadyError
 from litlab.common.resume import ResumableDataLoader
 from litlab.vision import augment
 from litlab.vision.datasets import ImageSplits, read_image_source
@@ -65,6 +66,7 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
     std: tuple[float, ...] = (0.25, 0.25, 0.25)
     flip: bool = True  # mirrored digits are other digits, so MNIST turns this off
     pad: int = 4
+    known_classes: int | None = None  # fixed by the data set (CIFAR-10: 10); None: read it
 
     def __init__(
         self,
@@ -113,11 +115,24 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams.seed))
         self.train_idx, self.val_idx = perm[self.hparams.val_size :], perm[: self.hparams.val_size]
 
+    # --- what the model may ask (common/protocols.py); properties never read the data -------
+
+    @classmethod
+    def model_values(cls, init_args: dict) -> dict[str, int]:
+        """The number of classes, where the data set fixes it (LitlabCLI fills it in)."""
+        return {"num_classes": cls.known_classes} if cls.known_classes else {}
+
+    def _ready(self, name: str) -> None:
+        if self.splits is None:
+            raise NotReadyError(
+                f"{type(self).__name__}.{name} is known after setup() or load_state_dict()"
+            )
+
     @property
     def classes(self) -> list[str]:
         if self.splits is None and self.restored is not None:
             return list(self.restored["classes"])
-        self.setup()
+        self._ready("classes")
         return self.splits.classes
 
     @property
@@ -125,7 +140,7 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         """(C, H, W) of the images the model sees."""
         if self.splits is None and self.restored is not None:
             return tuple(self.restored["image_shape"])
-        self.setup()
+        self._ready("image_shape")
         c, h, w = self.splits.train_images.shape[1:]
         size = self.hparams.image_size
         return (c, size, size) if size else (c, h, w)
@@ -133,6 +148,8 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
     # --- what a checkpoint keeps, so new images can be prepared without the data --------------
 
     def state_dict(self) -> dict:
+        if self.splits is None and self.restored is None:
+            self.setup()  # a method may read the data; the properties never do
         return {
             "classes": self.classes,
             "image_shape": list(self.image_shape),

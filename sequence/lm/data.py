@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
 from litlab.common.data import locate_dataset, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
-from litlab.common.protocols import TokenBatch
+from litlab.common.protocols import NotReadyError, TokenBatch
 from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.lm import dialogue
 from litlab.sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
@@ -156,12 +156,36 @@ class ShakespeareDataModule(L.LightningDataModule):
             self.train_data = torch.tensor(self._tokenizer.encode(train_text), dtype=torch.long)
             self.val_data = torch.tensor(self._tokenizer.encode(val_text), dtype=torch.long)
 
+    # --- what the model may ask (common/protocols.py); properties never read the data -------
+
+    @classmethod
+    def model_values(cls, init_args: dict) -> dict[str, int]:
+        """The window length, and the vocabulary size of a BPE tokenizer (a character
+        vocabulary is known only once the text is read: the fit check compares it)."""
+        values = {"block_size": int(init_args.get("block_size") or 128)}
+        if init_args.get("tokenizer") == "bpe" and init_args.get("vocab_size"):
+            values["vocab_size"] = int(init_args["vocab_size"])
+        return values
+
+    def _fitted(self, name: str) -> CharTokenizer | SubwordTokenizer:
+        if self._tokenizer is None:
+            raise NotReadyError(
+                f"{type(self).__name__}.{name} is known after setup() or load_state_dict()"
+            )
+        return self._tokenizer
+
     @property
     def tokenizer(self) -> CharTokenizer | SubwordTokenizer:
-        """The fitted tokenizer (read from the data, or restored from a checkpoint)."""
-        if self._tokenizer is None:
-            self.setup()
-        return self._tokenizer
+        """The fitted tokenizer (read from the data in setup(), or restored from a checkpoint)."""
+        return self._fitted("tokenizer")
+
+    @property
+    def vocab_size(self) -> int:
+        return self._fitted("vocab_size").vocab_size
+
+    @property
+    def block_size(self) -> int:
+        return int(self.hparams.block_size)
 
     @property
     def prompt(self) -> str:
@@ -233,6 +257,8 @@ class ShakespeareDataModule(L.LightningDataModule):
     # --- what a checkpoint keeps: the vocabulary, so new prompts encode the same way --------
 
     def state_dict(self) -> dict:
+        if self._tokenizer is None:
+            self.setup()  # a method may read the data; the tokenizer property never does
         return {"tokenizer": self.tokenizer.state()}
 
     def load_state_dict(self, state: dict) -> None:

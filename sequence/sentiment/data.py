@@ -19,12 +19,8 @@ from litlab.common.data import (
     locate_dataset,
     online,
 )
-from litlab.sequence.sentiment.text_classification import (
-    BucketBatchSampler,
-    TextClassificationDataModule,
-    TextSplits,
-    clean_text,
-)
+from litlab.sequence.sentiment.batching import BucketBatchSampler, TextSplits, clean_text
+from litlab.sequence.sentiment.text_classification import TextClassificationDataModule
 
 __all__ = [
     "BucketBatchSampler",

@@ -19,76 +19,26 @@ and attention callbacks and ``litlab explain`` use.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 from litlab.common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
 from litlab.common.errors import check_positive
-from litlab.common.protocols import TokenBatch
+from litlab.common.protocols import NotReadyError, TokenBatch
 from litlab.common.resume import ResumableDataLoader
+from litlab.sequence.sentiment.batching import (
+    BucketBatchSampler,
+    TextSplits,
+    clean_text,
+    pad_tokens,
+    unflatten,
+)
 from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
-
-_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-
-
-def clean_text(text: str) -> str:
-    """IMDB reviews hold HTML line breaks (``<br />``): make them spaces, squeeze whitespace."""
-    return " ".join(_BR.sub(" ", text).split())
-
-
-@dataclass
-class TextSplits:
-    """Raw texts and integer labels as the data set ships them (no validation split yet)."""
-
-    train_texts: list[str]
-    train_labels: list[int]
-    test_texts: list[str]
-    test_labels: list[int]
-    sources: list[Path] = field(default_factory=list)  # files the cache key is built from
-
-
-def _unflatten(values: list[int], lengths: list[int]) -> list[list[int]]:
-    out, start = [], 0
-    for n in lengths:
-        out.append(values[start : start + n])
-        start += n
-    return out
-
-
-class BucketBatchSampler(Sampler[list[int]]):
-    """Batches of similar length: shuffle, cut into chunks of ``bucket_size`` batches, sort each
-    chunk by length, slice it into batches, shuffle the batches. ``shuffle=False`` sorts the
-    whole set (evaluation order does not change any metric). Single-device only.
-    """
-
-    def __init__(
-        self, lengths: list[int], batch_size: int, shuffle: bool, bucket_size: int = 50
-    ) -> None:
-        self.lengths, self.batch_size, self.shuffle = lengths, batch_size, shuffle
-        self.chunk = batch_size * bucket_size if shuffle else max(len(lengths), 1)
-
-    def __iter__(self):
-        n, bs = len(self.lengths), self.batch_size
-        order = torch.randperm(n).tolist() if self.shuffle else list(range(n))
-        batches = []
-        for start in range(0, n, self.chunk):
-            part = sorted(order[start : start + self.chunk], key=self.lengths.__getitem__)
-            batches += [part[i : i + bs] for i in range(0, len(part), bs)]
-        if self.shuffle:
-            batches = [batches[i] for i in torch.randperm(len(batches)).tolist()]
-        return iter(batches)
-
-    def __len__(self) -> int:
-        n, bs = len(self.lengths), self.batch_size
-        full, rest = divmod(n, self.chunk)
-        return full * -(-self.chunk // bs) + -(-rest // bs)
 
 
 class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
@@ -231,7 +181,7 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
             and self.tokenizer.state()["json"] == (self._tokenizer_cache().read_text("utf-8"))
         ):
             flat = torch.load(path, weights_only=True)
-            return {s: _unflatten(v.tolist(), o.tolist()) for s, (v, o) in flat.items()}
+            return {s: unflatten(v.tolist(), o.tolist()) for s, (v, o) in flat.items()}
         full = {s: self.tokenizer.encode_batch(self.texts(s)[0]) for s in ("train", "val", "test")}
         if trained:  # a flat tensor and the row lengths per split: compact and fast to load
             flat = {
@@ -261,14 +211,7 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
 
     # --- batches -----------------------------------------------------------------------------
 
-    @staticmethod
-    def pad(rows: list[list[int]], pad_id: int) -> TokenBatch:
-        """Pad to the longest row: ids (B, T), lengths (B,)."""
-        lengths = torch.tensor([len(r) for r in rows])
-        ids = torch.full((len(rows), int(lengths.max())), pad_id, dtype=torch.long)
-        for i, r in enumerate(rows):
-            ids[i, : len(r)] = torch.tensor(r)
-        return TokenBatch(ids, lengths)
+    pad = staticmethod(pad_tokens)
 
     def _collate(self, items: list[tuple[list[int], int]]) -> tuple[TokenBatch, Tensor]:
         rows, labels = zip(*items)
@@ -302,18 +245,33 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
 
     # --- the text protocol (common/protocols.py) -------------------------------------
 
+    @classmethod
+    def model_values(cls, init_args: dict) -> dict[str, int]:
+        """The classes and the BPE vocabulary size (LitlabCLI fills them into the model)."""
+        values = {"num_classes": len(cls.classes)}
+        if init_args.get("vocab_size"):
+            values["vocab_size"] = int(init_args["vocab_size"])
+        return values
+
+    def _trained(self, name: str) -> SubwordTokenizer:
+        if self.tokenizer is None:  # properties never read or tokenize the data
+            raise NotReadyError(
+                f"{type(self).__name__}.{name} is known after setup() or load_state_dict()"
+            )
+        return self.tokenizer
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
     @property
     def pad_id(self) -> int:
-        if self.tokenizer is None:
-            self.setup()
-        return self.tokenizer.pad_id
+        return self._trained("pad_id").pad_id
 
     @property
     def vocab_size(self) -> int:
         """The trained tokenizer's vocabulary (at most ``hparams.vocab_size``)."""
-        if self.tokenizer is None:
-            self.setup()
-        return self.tokenizer.vocab_size
+        return self._trained("vocab_size").vocab_size
 
     def encode_texts(self, texts: list[str]) -> TokenBatch:
         if self.tokenizer is None:

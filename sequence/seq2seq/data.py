@@ -159,6 +159,12 @@ class DateDataModule(SplitLoaders, L.LightningDataModule):
 
     # --- ids the models need -----------------------------------------------------------------
 
+    @classmethod
+    def model_values(cls, init_args: dict) -> dict[str, int]:
+        """The fixed character vocabulary and padding id (LitlabCLI fills them in)."""
+        tokenizer = CharTokenizer(alphabet(), extra=[PAD, BOS, EOS, UNK])
+        return {"vocab_size": tokenizer.vocab_size, "pad_id": tokenizer.stoi[PAD]}
+
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.vocab_size

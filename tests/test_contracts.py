@@ -1,0 +1,194 @@
+"""The model/data contract (common/protocols.py, common/contracts.py): properties never read
+data, protocol checks never run properties, the data fills in what it defines, and a model
+that does not fit its data is named in one sentence at the start of fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, write_image_folder
+from jsonargparse import Namespace
+
+from litlab.common.cli import main as litlab_main
+from litlab.common.cli import run as litlab
+from litlab.common.contracts import check_fit, conforms, fill_from_data, missing
+from litlab.common.errors import ConfigError
+from litlab.common.protocols import ClassData, LanguageData, NotReadyError, TextData, VocabData
+from litlab.sequence.lm.data import ShakespeareDataModule
+from litlab.sequence.sentiment.data import IMDBDataModule
+from litlab.sequence.sentiment.models import BiRNNClassifier
+from litlab.sequence.sentiment.module import TextClassifier
+from litlab.vision.data import CIFAR100DataModule, MNISTDataModule
+from litlab.vision.models import TeachingCNN
+from litlab.vision.module import ImageClassifier
+
+
+class Counting:
+    """Has every TextData member; reading ``pad_id`` counts (it would read the data)."""
+
+    classes = ["a", "b"]
+    reads = 0
+
+    @property
+    def pad_id(self) -> int:
+        type(self).reads += 1
+        raise RuntimeError("read the whole data set")
+
+    def probe_batch(self, n, split="val"): ...
+    def token_strings(self, ids): ...
+    def encode_texts(self, texts): ...
+
+
+def test_protocol_checks_never_run_a_property():
+    obj = Counting()
+    assert conforms(obj, TextData)
+    assert Counting.reads == 0  # isinstance on Python 3.10/3.11 would have run it (and raised)
+    del Counting.encode_texts
+    try:
+        assert missing(obj, TextData) == ["encode_texts"]
+    finally:
+        Counting.encode_texts = lambda self, texts: None
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda root: IMDBDataModule(root=root), "vocab_size"),
+        (lambda root: IMDBDataModule(root=root), "pad_id"),
+        (lambda root: ShakespeareDataModule(root=root), "tokenizer"),
+        (lambda root: ShakespeareDataModule(root=root), "vocab_size"),
+        (lambda root: MNISTDataModule(root=root), "classes"),
+        (lambda root: MNISTDataModule(root=root), "image_shape"),
+    ],
+)
+def test_data_properties_raise_before_setup_and_read_nothing(make, name, tmp_path: Path):
+    dm = make(str(tmp_path / "empty"))  # no data there: any read would be a MissingDataError
+    with pytest.raises(NotReadyError, match=rf"\.{name} is known after setup\(\)"):
+        getattr(dm, name)
+    assert getattr(dm, name, None) is None  # an AttributeError: "not there yet"
+    assert not list(tmp_path.iterdir())  # nothing extracted, cached or downloaded
+
+
+def test_data_members_are_found_before_setup(tmp_path: Path):
+    assert conforms(IMDBDataModule(root=str(tmp_path)), TextData)
+    assert conforms(IMDBDataModule(root=str(tmp_path)), VocabData)
+    assert conforms(MNISTDataModule(root=str(tmp_path)), ClassData)
+    assert conforms(ShakespeareDataModule(root=str(tmp_path)), LanguageData)
+
+
+def _config(data: str, data_args: dict, model: str, net: str, net_args: dict) -> Namespace:
+    return Namespace(
+        data=Namespace(class_path=data, init_args=Namespace(**data_args)),
+        model=Namespace(
+            class_path=model,
+            init_args=Namespace(
+                num_classes=None, net=Namespace(class_path=net, init_args=Namespace(**net_args))
+            ),
+        ),
+    )
+
+
+def test_the_data_fills_in_what_it_defines():
+    cfg = _config(
+        "litlab.vision.data.CIFAR100DataModule", {"batch_size": 8},
+        "litlab.vision.module.ImageClassifier", "litlab.vision.models.resnet18",
+        {"num_classes": 10},
+    )  # fmt: skip
+    assert fill_from_data(cfg) == {"num_classes": 100}
+    assert cfg.model.init_args.num_classes == 100
+    assert cfg.model.init_args.net.init_args.num_classes == 100
+    text = _config(
+        "litlab.sequence.sentiment.data.IMDBDataModule", {"vocab_size": 1234},
+        "litlab.sequence.sentiment.module.TextClassifier",
+        "litlab.sequence.sentiment.models.BiRNNClassifier", {"vocab_size": 8000, "num_classes": 5},
+    )  # fmt: skip
+    fill_from_data(text)
+    assert text.model.init_args.net.init_args.vocab_size == 1234
+    assert text.model.init_args.net.init_args.num_classes == 2
+    gpt = Namespace(
+        data=Namespace(
+            class_path="litlab.sequence.lm.data.ShakespeareDataModule",
+            init_args=Namespace(tokenizer="char", vocab_size=2000, block_size=48),
+        ),
+        model=Namespace(
+            class_path="litlab.transformer.module.GPTLanguageModel",
+            init_args=Namespace(
+                net=Namespace(
+                    class_path="litlab.transformer.models.GPT",
+                    init_args=Namespace(config=Namespace(vocab_size=65, block_size=256)),
+                )
+            ),
+        ),
+    )
+    fill_from_data(gpt)
+    config = gpt.model.init_args.net.init_args.config
+    assert (config.block_size, config.vocab_size) == (48, 65)  # characters: read at fit time
+
+
+def test_yamls_do_not_repeat_what_the_data_defines():
+    for path in sorted((REPO / "experiments").glob("*/*.yaml")):
+        cfg = yaml.safe_load(path.read_text())
+        data = cfg.get("data", {}).get("class_path", "")
+        model = cfg.get("model", {}).get("init_args", {})
+        net = (model.get("net") or {}).get("init_args") or {}
+        if "Classifier" in cfg.get("model", {}).get("class_path", ""):
+            assert "num_classes" not in model and "num_classes" not in net, path.name
+        if "sentiment" in data:
+            assert "vocab_size" not in net, path.name
+        if "lm.data" in data:
+            assert "block_size" not in net.get("config", {}), path.name
+
+
+def test_a_network_that_does_not_fit_its_data_is_named(tmp_path: Path):
+    net = BiRNNClassifier(vocab_size=50, num_classes=2, embed_dim=8, hidden_size=8)
+    model = TextClassifier(net)
+    dm = IMDBDataModule(root=str(tmp_path))
+    check_fit(model, dm)  # before setup nothing is known: nothing to compare yet
+    dm.tokenizer = type("Tok", (), {"vocab_size": 80, "pad_id": 0})()
+    with pytest.raises(ConfigError, match=r"built for vocab_size=50 but IMDBDataModule has "
+                       r"vocab_size=80 \(it must be at most 50\)"):  # fmt: skip
+        check_fit(model, dm)
+    with pytest.raises(ConfigError, match=r"num_classes=7 but CIFAR100DataModule has num_classes"):
+        check_fit(ImageClassifier(TeachingCNN(num_classes=7)), _ready(CIFAR100DataModule()))
+
+
+def _ready(dm: CIFAR100DataModule) -> CIFAR100DataModule:
+    dm.load_state_dict(
+        {"classes": [str(i) for i in range(100)], "image_shape": [3, 32, 32],
+         "mean": [0.5] * 3, "std": [0.25] * 3}
+    )  # fmt: skip
+    return dm
+
+
+def test_the_module_takes_its_classes_from_the_network():
+    assert ImageClassifier(TeachingCNN(num_classes=7)).num_classes == 7
+    assert ImageClassifier(TeachingCNN(num_classes=7), num_classes=3).num_classes == 3
+
+
+def test_litlab_fit_fills_the_classes_and_saves_them_in_config_yaml(tiny_root: Path, in_tmp):
+    cli = litlab([
+        "fit", "--config", str(REPO / "experiments/vision/cifar100_resnet18.yaml"),
+        "--trainer.fast_dev_run=true", f"--data.root={tiny_root}",
+        "--data.init_args.val_size=100", "--data.init_args.batch_size=8",
+        "--trainer.callbacks=[]",
+    ])  # fmt: skip
+    assert cli.model.num_classes == 100 and cli.model.net.fc.out_features == 100
+    assert cli.model.hparams.net["init_args"]["num_classes"] == 100  # what a checkpoint keeps
+
+
+def test_litlab_fit_names_the_size_that_disagrees(tmp_path: Path, in_tmp, capsys, monkeypatch):
+    write_image_folder(tmp_path)  # three classes; the folder's classes are read, not defined
+    monkeypatch.setattr("sys.argv", ["litlab"])
+    with pytest.raises(SystemExit) as exit_:
+        litlab_main([
+            "fit", "--config", str(REPO / "experiments/vision/mnist_mlp.yaml"),
+            "--data", "litlab.vision.data.ImageFolderDataModule", "--data.path=images",
+            f"--data.root={tmp_path}", "--data.val_size=6", "--data.batch_size=4",
+            "--trainer.fast_dev_run=true", "--trainer.callbacks=[]",
+        ])  # fmt: skip
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) <= 2, err
+    assert "was built for num_classes=10 but ImageFolderDataModule has num_classes=3" in err[0]
