@@ -6,10 +6,12 @@ exported from; and ``card.md``, the short human-readable summary of all of these
 from __future__ import annotations
 
 import subprocess
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from litlab.common import protocols as P
+from litlab.common.contracts import conforms
 
 
 def training_metrics(ckpt: dict, extra: dict | None) -> dict:
@@ -28,26 +30,34 @@ def training_metrics(ckpt: dict, extra: dict | None) -> dict:
     return out
 
 
-def task_kind(model: object, data: object) -> str:
+class TaskKind(str, Enum):
+    """What a model does: recorded at export, read by ``litlab models`` and serve/. The values
+    are the words written to ``config.json`` (a ``str``, so JSON and comparisons just work)."""
+
+    IMAGE = "image classifier"
+    TEXT = "text classifier"
+    LM = "language model"
+    SEQ2SEQ = "seq2seq"
+    FORECAST = "time-series forecaster"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def task_kind(model: object, data: object) -> TaskKind:
     """What the model does, read from the protocols of common/protocols.py."""
-
-    def has(obj: object, protocol: type) -> bool:
-        try:
-            return isinstance(obj, protocol)
-        except Exception:  # a property that needs set-up data
-            return False
-
-    if has(data, P.Seq2SeqData) or has(model, P.AlignmentSource):
-        return "seq2seq"
-    if has(model, P.LanguageModelSource) or has(data, P.LanguageData):
-        return "language model"
-    if has(data, P.TextData):
-        return "text classifier"
-    if has(data, P.ProbeData):
-        return "image classifier"
-    if has(data, P.ForecastData):
-        return "time-series forecaster"
-    return "other"
+    if conforms(data, P.Seq2SeqData) or conforms(model, P.AlignmentSource):
+        return TaskKind.SEQ2SEQ
+    if conforms(model, P.LanguageModelSource) or conforms(data, P.LanguageData):
+        return TaskKind.LM
+    if conforms(data, P.TextData):
+        return TaskKind.TEXT
+    if conforms(data, P.ProbeData):
+        return TaskKind.IMAGE
+    if conforms(data, P.ForecastData):
+        return TaskKind.FORECAST
+    return TaskKind.OTHER
 
 
 def git_commit() -> str:

@@ -1,6 +1,7 @@
 """A versioned local model registry: ``models/<name>/<version>/``, with no pickles in it.
 
     litlab export --ckpt logs/.../checkpoints/best.ckpt --name cifar10-resnet20
+                                        (``registry_export.py``)
     litlab models                       name, versions, latest, kind, metric
     load("cifar10-resnet20")            the latest version; "name@v2" or "name@2" for one
 
@@ -14,13 +15,10 @@ and reads tensors with safetensors only.
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 import re
-import shutil
-import tempfile
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +26,15 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import instantiate_module
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from litlab.common.checkpoints import (
     CheckpointError,
     _import_trusted,
     check_trusted,
     current_class_paths,
-    load_trained,
 )
-from litlab.common.model_card import card, git_commit, task_kind, training_metrics
+from litlab.common.model_card import TaskKind, task_kind
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 FILES = ("model.safetensors", "config.json", "datamodule_state.json", "metrics.json", "card.md")
@@ -47,7 +44,27 @@ class RegistryError(ValueError):
     """A bad model name, an unknown name or version, or a version folder that cannot be read."""
 
 
-# --- export -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One registry version, loaded: what serve and a user's script need, read once."""
+
+    model: L.LightningModule  # in eval mode
+    data: L.LightningDataModule | None  # its state back: encodes new inputs without the data
+    kind: TaskKind
+    name: str
+    version: str  # "v3"
+    metrics: dict = field(default_factory=dict)  # metrics.json
+
+    @property
+    def metric(self) -> str:
+        return best_metric(self.metrics)
+
+
+def best_metric(scores: dict) -> str:
+    """The best validation score of a metrics.json, e.g. ``"val/acc=0.9912"``, or ``"-"``."""
+    return f"{scores['monitor']}={scores['best_score']:.4f}" if "best_score" in scores else "-"
 
 
 def check_name(name: str) -> str:
@@ -59,121 +76,11 @@ def check_name(name: str) -> str:
     return name
 
 
-def _weights(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The state_dict without duplicates, and {dropped key: kept key} for tied tensors.
-
-    safetensors refuses tensors that share memory (a GPT head tied to its embedding): a tie
-    is written once and restored on load, where the rebuilt module ties them again itself.
-    """
-    tensors: dict[str, torch.Tensor] = {}
-    aliases: dict[str, str] = {}
-    seen: dict[tuple, str] = {}
-    for key, t in model.state_dict().items():
-        if not isinstance(t, torch.Tensor):
-            raise RegistryError(f"the model's state_dict entry {key!r} is not a tensor")
-        view = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride())
-        if t.numel() and view in seen:
-            aliases[key] = seen[view]
-            continue
-        seen[view] = key
-        tensors[key] = t.detach().to("cpu").contiguous().clone()  # clone: no partial overlaps
-    return tensors, aliases
-
-
-def json_safe(value: Any, what: str) -> Any:
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError) as err:
-        raise RegistryError(f"the {what} cannot be written as JSON ({err})") from err
-
-
-def _class_config(hparams: dict) -> dict:
-    init_args = {k: v for k, v in hparams.items() if k not in ("_class_path", "_instantiator")}
-    return {"class_path": hparams["_class_path"], "init_args": init_args}
-
-
 def _versions(folder: Path) -> list[int]:
     if not folder.is_dir():
         return []
     found = (re.fullmatch(r"v(\d+)", p.name) for p in folder.iterdir() if p.is_dir())
     return sorted(int(m.group(1)) for m in found if m)
-
-
-def export(
-    ckpt: str | Path,
-    name: str,
-    root: str | Path = "models",
-    metrics: dict | None = None,
-    onnx: bool = False,
-) -> Path:
-    """Copy a ``litlab fit`` checkpoint into ``root/name/v<next>/``; returns that folder.
-    With ``onnx``, an image classifier also gets ``model.onnx``, checked against PyTorch
-    (``common/onnx_export.py``); a failed check exports nothing."""
-    check_name(name)
-    ckpt = Path(ckpt)
-    try:
-        model, data = load_trained(ckpt)
-    except CheckpointError as err:
-        raise RegistryError(str(err)) from err
-    raw = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
-    tensors, aliases = _weights(model)
-    data_state = raw.get(type(data).__qualname__, {}) if data is not None else {}
-    if data is not None and not data_state and callable(getattr(data, "state_dict", None)):
-        # a checkpoint older than the DataModule's state: work it out from the data now
-        data_state = data.state_dict()
-    config = {
-        "model": _class_config(current_class_paths(raw["hyper_parameters"])),
-        "data": _class_config(current_class_paths(raw["datamodule_hyper_parameters"]))
-        if data is not None
-        else None,
-    }
-    config = json_safe(config, "config")
-    data_state = json_safe(data_state, "DataModule state")
-    meta = {
-        "name": name,
-        "kind": task_kind(model, data),
-        "model_class": config["model"]["class_path"],
-        "data_class": config["data"]["class_path"] if config["data"] else None,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "source_checkpoint": str(ckpt.resolve()),
-        "git_commit": git_commit(),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-    scores = json_safe(training_metrics(raw, metrics), "metrics")
-    classes = getattr(data, "classes", None) if data is not None else None
-
-    folder = Path(root) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
-    try:
-        save_file(tensors, tmp / "model.safetensors", metadata={"aliases": json.dumps(aliases)})
-        os.chmod(tmp, 0o755)  # mkdtemp and safetensors make private files; a registry is shared
-        os.chmod(tmp / "model.safetensors", 0o644)
-        if onnx:
-            if meta["kind"] != "image classifier":
-                raise RegistryError(f"ONNX export is for image classifiers, not a {meta['kind']}")
-            from litlab.common.onnx_export import OnnxMismatch, export_onnx
-
-            try:
-                scores |= export_onnx(model, tuple(data.image_shape), tmp / "model.onnx")
-            except OnnxMismatch as err:
-                raise RegistryError(str(err)) from err
-            os.chmod(tmp / "model.onnx", 0o644)
-        (tmp / "datamodule_state.json").write_text(json.dumps(data_state, indent=1))
-        (tmp / "metrics.json").write_text(json.dumps(scores, indent=1))
-        while True:  # never overwrite: a concurrent export that took vN makes us take vN+1
-            version = f"v{max(_versions(folder), default=0) + 1}"
-            meta["version"] = version
-            (tmp / "config.json").write_text(json.dumps({**config, "registry": meta}, indent=1))
-            (tmp / "card.md").write_text(card(meta, scores, classes))
-            try:
-                os.rename(tmp, folder / version)  # atomic: a version is complete or absent
-                return folder / version
-            except OSError:
-                if not (folder / version).exists():
-                    raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- load ---------------------------------------------------------------------------------
@@ -216,12 +123,12 @@ def _build(spec: dict, base: type, what: str) -> Any:
         return instantiate_module(cls, {"_class_path": spec["class_path"], **spec["init_args"]})
 
 
-def load(
-    ref: str, root: str | Path = "models", map_location: str | torch.device = "cpu"
-) -> tuple[L.LightningModule, L.LightningDataModule | None]:
-    """(model in eval mode, DataModule with its state back, or None) for a registry ref."""
+def load(ref: str, root: str | Path = "models", map_location: str | torch.device = "cpu") -> Loaded:
+    """The model (eval mode), its DataModule with its state back (or None), its kind, name,
+    version and metrics, for a registry ref: ``"name"`` (latest), ``"name@v2"``."""
     folder = resolve(ref, root)
     config = _read_json(folder / "config.json")
+    meta = config.get("registry", {})
     try:
         model = _build(config["model"], L.LightningModule, "model")
         data = None
@@ -251,7 +158,16 @@ def load(
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as err:
         raise RegistryError(f"{path} does not fit the model in config.json ({err})") from err
-    return model.to(map_location).eval(), data
+    metrics = _read_json(folder / "metrics.json") if (folder / "metrics.json").exists() else {}
+    kind = meta.get("kind")  # recorded at export; working it out again may need the data
+    return Loaded(
+        model=model.to(map_location).eval(),
+        data=data,
+        kind=TaskKind(kind) if kind in set(TaskKind) else task_kind(model, data),
+        name=folder.parent.name,
+        version=folder.name,
+        metrics=metrics,
+    )
 
 
 def list_models(root: str | Path = "models") -> list[dict]:
@@ -268,9 +184,7 @@ def list_models(root: str | Path = "models") -> list[dict]:
             scores = _read_json(latest / "metrics.json")
         except RegistryError:
             meta, scores = {}, {}
-        metric = (
-            f"{scores['monitor']}={scores['best_score']:.4f}" if "best_score" in scores else "-"
-        )
+        metric = best_metric(scores)
         rows.append({
             "name": folder.name,
             "versions": [f"v{v}" for v in versions],

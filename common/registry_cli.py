@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from litlab.common.data import MissingDataError
 from litlab.common.errors import CommandParser
-from litlab.common.registry import RegistryError, export, list_models
+from litlab.common.registry import RegistryError, list_models
+from litlab.common.registry_export import export
 
 # --- command line -------------------------------------------------------------------------
 

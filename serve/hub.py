@@ -15,7 +15,6 @@ process-wide lock: explanations run one at a time, classification and generation
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,14 +28,12 @@ from litlab.common.chat import ChatSession
 from litlab.common.contracts import conforms
 from litlab.common.explain import explain_images, explain_texts
 from litlab.common.generate import stream_text
-from litlab.common.model_card import task_kind
+from litlab.common.model_card import TaskKind
 from litlab.common.protocols import DialogueData, LanguageModelSource
-from litlab.common.registry import RegistryError, list_models, load, resolve
+from litlab.common.registry import RegistryError, list_models, load
 from litlab.serve.payloads import DRAWING, MAX_IMAGE_BYTES, InputError, article, png, read_image
 
-IMAGE = "image classifier"
-TEXT = "text classifier"
-LM = "language model"
+IMAGE, TEXT, LM = TaskKind.IMAGE, TaskKind.TEXT, TaskKind.LM
 SERVED_KINDS = (IMAGE, TEXT, LM)
 
 
@@ -46,7 +43,7 @@ class Served:
 
     name: str
     version: str
-    kind: str
+    kind: TaskKind
     model: L.LightningModule
     data: L.LightningDataModule | None
     metric: str = "-"
@@ -58,7 +55,7 @@ class Served:
         return conforms(self.data, DialogueData) and self.data.turn_boundary is not None
 
     def describe(self) -> dict:
-        out = {"name": self.name, "version": self.version, "kind": self.kind}
+        out = {"name": self.name, "version": self.version, "kind": str(self.kind)}
         out["metric"] = self.metric
         if self.kind in (IMAGE, TEXT):
             out["classes"] = list(self.data.classes)
@@ -97,35 +94,31 @@ class ModelHub:
         self.root, self.max_image_bytes = Path(root), max_image_bytes
         self.models: dict[str, Served] = {}
         self.skipped: dict[str, str] = {}  # name -> why it is not served
-        rows = {row["name"]: row for row in list_models(root)}
-        for ref in refs if refs is not None else list(rows):
+        for ref in refs if refs is not None else [row["name"] for row in list_models(root)]:
             name = ref.partition("@")[0]
             try:
-                folder = resolve(ref, root)
-                model, data = load(ref, root)
+                loaded = load(ref, root)  # config.json, weights, DataModule state, metrics: once
             except RegistryError as err:
                 self.skipped[name] = str(err)
                 continue
-            # the kind recorded at export; working it out again may need the training data
-            kind = json.loads((folder / "config.json").read_text()).get("registry", {}).get("kind")
-            kind = kind or task_kind(model, data)
-            if kind not in SERVED_KINDS:
-                self.skipped[name] = f"a {kind}: nothing to serve it with"
+            if loaded.kind not in SERVED_KINDS:
+                self.skipped[name] = f"a {loaded.kind}: nothing to serve it with"
                 continue
+            model = loaded.model
             try:
-                served = Served(name, folder.name, kind, model, data)
+                served = Served(name, loaded.version, loaded.kind, model, loaded.data)
                 served.describe()  # class names etc. must come from the export, not the data
             except Exception as err:  # noqa: BLE001 - e.g. MissingDataError, KeyError
                 self.skipped[name] = f"cannot describe its inputs without its data ({err})"
                 continue
             for p in model.parameters():  # no request ever trains; gradients are for inputs
                 p.requires_grad_(False)
-            served.metric = rows.get(name, {}).get("metric", "-")
+            served.metric = loaded.metric
             self.models[name] = served
 
     # --- looking models up ----------------------------------------------------------------
 
-    def get(self, name: str, kind: str) -> Served:
+    def get(self, name: str, kind: TaskKind) -> Served:
         served = self.models.get(name)
         if served is None:
             known = ", ".join(sorted(self.models)) or "none"
@@ -134,7 +127,7 @@ class ModelHub:
             raise InputError(f"{name!r} is a {served.kind}, not {article(kind)}", 422)
         return served
 
-    def names(self, kind: str, chat: bool | None = None) -> list[str]:
+    def names(self, kind: TaskKind, chat: bool | None = None) -> list[str]:
         return [
             s.name
             for s in self.models.values()

@@ -30,7 +30,7 @@ CSS = """
 """
 
 
-def _missing(what: str) -> gr.Markdown:
+def _missing(what: object) -> gr.Markdown:
     return gr.Markdown(f"No {what} in the registry: {EXPORT_HINT}.")
 
 
@@ -67,7 +67,7 @@ def _model_dropdown(names: list[str], elem_id: str) -> gr.Dropdown:
 def _image_tab(hub: ModelHub) -> None:
     names = hub.names(IMAGE)
     if not names:
-        _missing("image classifier")
+        _missing(IMAGE)
         return
 
     def classify(model: str, image: Image.Image | None) -> tuple[dict, Image.Image]:
@@ -97,7 +97,7 @@ def _image_tab(hub: ModelHub) -> None:
 def _sentiment_tab(hub: ModelHub) -> None:
     names = hub.names(TEXT)
     if not names:
-        _missing("text classifier")
+        _missing(TEXT)
         return
 
     def sentiment(model: str, text: str) -> tuple[dict, str]:
@@ -143,7 +143,7 @@ def _sampling_controls(prefix: str, max_new_tokens: int = 200) -> list[gr.compon
 def _generate_tab(hub: ModelHub) -> None:
     names = hub.names(LM)
     if not names:
-        _missing("language model")
+        _missing(LM)
         return
 
     def generate(model: str, prompt: str, n: int, temp: float, k: int, seed: int) -> Iterator:
@@ -176,7 +176,7 @@ def _text(content: str | list | dict) -> str:
 def _chat_tab(hub: ModelHub) -> None:
     names = hub.names(LM, chat=True)
     if not names:
-        _missing("language model trained on dialogue (speaker-tagged turns)")
+        _missing(f"{LM} trained on dialogue (speaker-tagged turns)")
         return
 
     def reply(

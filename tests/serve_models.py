@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from litlab.common.cli import run as litlab
-from litlab.common.registry import export
+from litlab.common.registry_export import export
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = ["--trainer.enable_progress_bar=false", "--test=false", "--trainer.callbacks=[]"]

@@ -11,7 +11,9 @@ from conftest import REPO
 
 from litlab.common.checkpoints import load_trained
 from litlab.common.cli import run as litlab
-from litlab.common.registry import FILES, RegistryError, export, list_models, load, resolve
+from litlab.common.model_card import TaskKind
+from litlab.common.registry import FILES, RegistryError, list_models, load, resolve
+from litlab.common.registry_export import export
 
 
 def _fit(work: Path, args: list[str]) -> Path:
@@ -50,9 +52,9 @@ def test_exporting_twice_makes_v1_then_v2_and_a_bare_name_loads_the_latest(
     assert export(mnist_ckpt, "demo", tmp_path) == tmp_path / "demo" / "v1"
     assert export(gpt_ckpt, "demo", tmp_path) == tmp_path / "demo" / "v2"
     assert resolve("demo", tmp_path).name == "v2"
-    assert type(load("demo", tmp_path)[0]).__name__ == "GPTLanguageModel"
-    assert type(load("demo@1", tmp_path)[0]).__name__ == "ImageClassifier"
-    assert type(load("demo@v1", tmp_path)[0]).__name__ == "ImageClassifier"
+    assert type(load("demo", tmp_path).model).__name__ == "GPTLanguageModel"
+    assert type(load("demo@1", tmp_path).model).__name__ == "ImageClassifier"
+    assert type(load("demo@v1", tmp_path).model).__name__ == "ImageClassifier"
 
 
 def test_a_version_folder_holds_safetensors_and_json_and_no_pickle(
@@ -68,7 +70,11 @@ def test_exported_image_classifier_gives_the_checkpoints_logits_and_classes(
     mnist_ckpt: Path, tmp_path: Path
 ):
     export(mnist_ckpt, "mnist-cnn", tmp_path)
-    model, data = load("mnist-cnn", tmp_path)
+    loaded = load("mnist-cnn", tmp_path)  # one record: what serve uses, config.json read once
+    model, data = loaded.model, loaded.data
+    assert (loaded.name, loaded.version, loaded.kind) == ("mnist-cnn", "v1", TaskKind.IMAGE)
+    assert loaded.metric == list_models(tmp_path)[0]["metric"] != "-"
+    assert loaded.metrics["monitor"] == "val/acc"
     original, original_data = load_trained(mnist_ckpt)
     images = torch.rand(4, 1, 28, 28)
     with torch.no_grad():
@@ -86,7 +92,9 @@ def test_exported_gpt_gives_the_checkpoints_logits_keeps_its_head_tied_and_its_t
     folder = export(gpt_ckpt, "shakespeare-gpt", tmp_path)
     config = json.loads((folder / "config.json").read_text())
     assert config["model"]["init_args"]["net"]["init_args"]["config"]["n_layer"] == 4
-    model, data = load("shakespeare-gpt", tmp_path)
+    loaded = load("shakespeare-gpt", tmp_path)
+    model, data = loaded.model, loaded.data
+    assert loaded.kind == TaskKind.LM
     original, original_data = load_trained(gpt_ckpt)
     ids = torch.randint(40, (2, 24))
     with torch.no_grad():
@@ -183,7 +191,7 @@ def test_onnx_export_of_an_image_classifier_matches_pytorch(mnist_ckpt: Path, tm
     scores = json.loads((folder / "metrics.json").read_text())
     assert scores["onnx_max_abs_diff"] <= 1e-4
     assert "model.onnx" in (folder / "card.md").read_text()
-    model, _ = load("mnist-cnn", tmp_path)
+    model = load("mnist-cnn", tmp_path).model
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     x = torch.rand(3, 1, 28, 28)  # a batch size the export never saw
     out = torch.from_numpy(session.run(None, {"images": x.numpy()})[0])
@@ -250,7 +258,7 @@ def test_a_checkpoint_and_a_registry_entry_written_with_the_old_class_paths_stil
     config = json.loads((folder / "config.json").read_text())
     assert config["model"]["init_args"]["net"]["class_path"].startswith("litlab.vision.models.")
     (folder / "config.json").write_text(json.dumps(_old_class_paths(config)))  # an old entry
-    loaded, _ = load("mnist-old", tmp_path / "models")
+    loaded = load("mnist-old", tmp_path / "models").model
     torch.testing.assert_close(loaded(x), new_model(x), rtol=0, atol=0)
 
 

@@ -79,7 +79,8 @@ def test_classify_gives_the_models_own_top_classes(client: TestClient, serve_reg
     r = classify(client, blob, top_k=3)
     assert r.status_code == 200, r.text
     top = r.json()["top"]
-    model, data = load("mnist-cnn", serve_registry)
+    loaded = load("mnist-cnn", serve_registry)
+    model, data = loaded.model, loaded.data
     rgb = decode_image(torch.frombuffer(bytearray(blob), dtype=torch.uint8))  # (3, H, W)
     x = data.encode_images([rgb])  # what `litlab explain` does with the same file
     with torch.no_grad():
