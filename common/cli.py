@@ -48,37 +48,14 @@ from litlab.common.cli_parser import LitlabArgumentParser
 from litlab.common.contracts import FitCheck, fill_from_data
 from litlab.common.env import default_precision
 from litlab.common.errors import debugging, short_errors
-from litlab.common.resume import ResumeState, StepLastCheckpoint
+from litlab.common.resume import (
+    LAST_EVERY_N_STEPS,
+    ResumeState,
+    last_checkpoint,
+    step_last_checkpoint,
+)
 
 LOG_ROOT = "logs"  # the run folders' root unless --trainer.default_root_dir says otherwise
-LAST_EVERY_N_STEPS = 100  # a kill loses at most this many steps (and what ran since the epoch end)
-
-
-def last_checkpoint() -> ModelCheckpoint:
-    """``last.ckpt``, overwritten every epoch: what a crashed run resumes from.
-
-    Not ``save_last=True`` on the best-model checkpoint: since Lightning 2.6 that writes
-    ``last.ckpt`` only in epochs where the monitored metric improved, so after a plateau
-    "last" would be stale.
-    """
-    return ModelCheckpoint(
-        filename="last", monitor=None, save_top_k=1, enable_version_counter=False
-    )
-
-
-def step_last_checkpoint(every_n_steps: int) -> ModelCheckpoint:
-    """The same ``last.ckpt``, also rewritten every ``every_n_steps`` optimiser steps, so a
-    run killed mid-epoch loses little (Lightning allows one trigger per ModelCheckpoint;
-    ``StepLastCheckpoint`` says which steps it leaves to the epoch-end one)."""
-    return StepLastCheckpoint(
-        filename="last",
-        monitor=None,
-        save_top_k=1,
-        every_n_train_steps=every_n_steps,
-        enable_version_counter=False,
-    )
-
-
 class LitlabCLI(LightningCLI):
     """LightningCLI with this project's logging, checkpointing and precision defaults."""
 

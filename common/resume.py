@@ -216,3 +216,31 @@ class ResumeState(L.Callback):
                 # the checkpoint was read (after a finished epoch of an epoch-based run; in a
                 # max_steps run it finishes the old epoch first and makes a new pass itself)
                 iter(trainer.fit_loop._data_fetcher)
+
+
+LAST_EVERY_N_STEPS = 100  # a kill loses at most this many steps (and what ran since the epoch end)
+
+
+def last_checkpoint() -> ModelCheckpoint:
+    """``last.ckpt``, overwritten every epoch: what a crashed run resumes from.
+
+    Not ``save_last=True`` on the best-model checkpoint: since Lightning 2.6 that writes
+    ``last.ckpt`` only in epochs where the monitored metric improved, so after a plateau
+    "last" would be stale.
+    """
+    return ModelCheckpoint(
+        filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+    )
+
+
+def step_last_checkpoint(every_n_steps: int) -> ModelCheckpoint:
+    """The same ``last.ckpt``, also rewritten every ``every_n_steps`` optimiser steps, so a
+    run killed mid-epoch loses little (Lightning allows one trigger per ModelCheckpoint;
+    ``StepLastCheckpoint`` says which steps it leaves to the epoch-end one)."""
+    return StepLastCheckpoint(
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_train_steps=every_n_steps,
+        enable_version_counter=False,
+    )
