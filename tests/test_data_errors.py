@@ -161,6 +161,24 @@ def test_a_corrupt_decoded_image_cache_is_rebuilt_never_used(damage, tmp_path, m
     assert load_cached(cache) is not None  # and the rebuilt file is sound
 
 
+def test_a_corrupt_token_id_cache_is_rebuilt_never_used(tiny_root, tmp_path, monkeypatch, caplog):
+    from litlab.sequence.sentiment.data import SST2DataModule
+
+    monkeypatch.setenv("LITLAB_CACHE", str(tmp_path / "cache"))
+    first = SST2DataModule(root=str(tiny_root), val_size=4, vocab_size=300)
+    first.setup()
+    (ids,) = (tmp_path / "cache").rglob("*.ids.pt")
+    data = bytearray(ids.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte: torch.load might still read it
+    ids.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="litlab.data"):
+        again = SST2DataModule(root=str(tiny_root), val_size=4, vocab_size=300)
+        again.setup()
+    assert again.encoded == first.encoded  # encoded from the texts again, not read
+    assert any(f"cache file {ids} is unusable" in r.message for r in caplog.records)
+    assert load_cached(ids) is not None
+
+
 def test_a_cache_write_that_crashes_leaves_no_file_under_the_real_name(tmp_path, monkeypatch):
     path = tmp_path / "x.pt"
 

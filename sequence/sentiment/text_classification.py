@@ -31,6 +31,7 @@ from litlab.common.data import SplitLoaders, cache_dir, cache_key, resolve_data_
 from litlab.common.errors import check_positive
 from litlab.common.protocols import NotReadyError, TokenBatch
 from litlab.common.resume import ResumableDataLoader
+from litlab.common.tensor_cache import cached_object
 from litlab.sequence.sentiment.batching import (
     BucketBatchSampler,
     TextSplits,
@@ -39,6 +40,8 @@ from litlab.sequence.sentiment.batching import (
     unflatten,
 )
 from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
+
+SPLITS = ("train", "val", "test")
 
 
 class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
@@ -172,28 +175,24 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
 
     def _encode_all(self) -> dict[str, list[list[int]]]:
         """Every split's untruncated ids; cached beside the tokenizer (50k IMDB reviews take a
-        minute to encode on 2 CPU cores, loading them a second)."""
-        path = self._tokenizer_cache().with_suffix(".ids.pt")
-        trained = self._tokenizer_cache().exists()
-        if (
-            trained
-            and path.exists()
-            and self.tokenizer.state()["json"] == (self._tokenizer_cache().read_text("utf-8"))
-        ):
-            flat = torch.load(path, weights_only=True)
-            return {s: unflatten(v.tolist(), o.tolist()) for s, (v, o) in flat.items()}
-        full = {s: self.tokenizer.encode_batch(self.texts(s)[0]) for s in ("train", "val", "test")}
-        if trained:  # a flat tensor and the row lengths per split: compact and fast to load
-            flat = {
-                s: (
-                    torch.tensor([i for r in rows for i in r], dtype=torch.int32),
-                    torch.tensor([len(r) for r in rows]),
-                )
+        minute to encode on 2 CPU cores, loading them a second). A broken cache is rebuilt."""
+        saved = self._tokenizer_cache()
+
+        def encode() -> dict[str, tuple[Tensor, Tensor]]:  # flat ids and row lengths: compact
+            full = {s: self.tokenizer.encode_batch(self.texts(s)[0]) for s in SPLITS}
+            return {
+                s: (torch.tensor([i for r in rows for i in r], dtype=torch.int32),
+                    torch.tensor([len(r) for r in rows]))
                 for s, rows in full.items()
-            }
-            torch.save(flat, path.with_suffix(".partial"))
-            path.with_suffix(".partial").replace(path)
-        return full
+            }  # fmt: skip
+
+        def check(flat: dict) -> None:
+            if any(int(n.sum()) != len(v) for v, n in flat.values()) or set(flat) != set(SPLITS):
+                raise ValueError("the row lengths do not add up to the ids")
+
+        ours = saved.exists() and self.tokenizer.state()["json"] == saved.read_text("utf-8")
+        flat = cached_object(saved.with_suffix(".ids.pt"), encode, check) if ours else encode()
+        return {s: unflatten(v.tolist(), o.tolist()) for s, (v, o) in flat.items()}
 
     def _truncate(self, ids: list[int]) -> list[int]:
         m = self.hparams.max_length
