@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import pytest
@@ -108,20 +107,6 @@ def test_a_value_that_cannot_work_is_named(extra, named, tiny_root, tmp_path, ca
     assert named in err
 
 
-def _lr_checked() -> bool:
-    """Whether ImageClassifier's __init__ (or a litlab base's) calls check_positive yet."""
-    from litlab.vision.module import ImageClassifier
-
-    inits = [c.__init__ for c in ImageClassifier.__mro__ if "__init__" in vars(c)]
-    return any("check_positive" in inspect.getsource(f) for f in inits
-               if f.__module__.startswith("litlab."))  # fmt: skip
-
-
-@pytest.mark.xfail(
-    not _lr_checked(),
-    reason="lr check lands with the module refactor",
-    strict=True,
-)
 def test_a_negative_learning_rate_is_named(tiny_root, tmp_path, capsys, monkeypatch):
     err = _short_error(_fit(tiny_root, "--model.init_args.lr=-1"), capsys, monkeypatch, tmp_path)
     assert "--model.init_args.lr must be greater than 0, got -1" in err
