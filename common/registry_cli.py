@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from litlab.common.data import MissingDataError
 from litlab.common.errors import CommandParser
 from litlab.common.registry import RegistryError, list_models
@@ -24,7 +26,7 @@ def export_main(argv: list[str] | None = None) -> int:
     try:
         print(export(args.ckpt, args.name, args.root, onnx=args.onnx))
     except (RegistryError, MissingDataError) as err:  # the DataModule reads its class names
-        print(f"litlab export: {err}")
+        print(f"litlab export: {err}", file=sys.stderr)
         return 2
     return 0
 

@@ -167,10 +167,18 @@ def test_litlab_export_exits_2_with_one_line_on_a_user_error(
     with pytest.raises(SystemExit) as exit_:
         litlab(["export", "--ckpt", str(mnist_ckpt), "--name", "Bad Name", "--root", str(tmp_path)])
     assert exit_.value.code == 2
-    assert capsys.readouterr().out.strip().count("\n") == 0
+    out, err = capsys.readouterr()
+    # one line on stderr that names the name and the rule; stdout (the exported folder, for
+    # scripts) stays empty, and nothing is written
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("litlab export: bad model name 'Bad Name': use lowercase letters")
+    assert list(tmp_path.iterdir()) == []
+    missing = tmp_path / "missing.ckpt"
     with pytest.raises(SystemExit) as exit_:
-        litlab(["export", "--ckpt", str(tmp_path / "missing.ckpt"), "--name", "x"])
+        litlab(["export", "--ckpt", str(missing), "--name", "x", "--root", str(tmp_path)])
     assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"litlab export: no checkpoint at {missing}\n"
 
 
 def test_a_checkpoint_older_than_the_datamodule_state_gets_it_from_the_data(
