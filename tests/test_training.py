@@ -72,8 +72,12 @@ def test_fit_writes_run_folder_with_config_scalars_and_pictures(tiny_root, in_tm
 
 def test_model_learns_the_tiny_data(tiny_root, in_tmp):
     _fit(tiny_root, "--trainer.max_epochs=4")
-    acc = _events(in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0").Scalars("val/acc")
-    assert acc[-1].value > 0.5  # chance is 0.1; brightness encodes the class
+    events = _events(in_tmp / "logs" / "vision" / "mnist_cnn" / "version_0")
+    acc = [a.value for a in events.Scalars("val/acc")]
+    # chance is 0.1; brightness encodes the class. Measured: 0.20, 0.55, 0.75, 0.90 (val) and
+    # 0.90 (test): every class right but the second-darkest, still taken for the darkest
+    assert acc[-1] >= 0.9 - 1e-6 and acc[-1] > acc[0] + 0.5, acc  # float32: 0.8999999
+    assert events.Scalars("test/acc")[-1].value >= 0.9 - 1e-6
 
 
 def test_checkpoint_reloads_to_identical_predictions(tiny_root, in_tmp):
