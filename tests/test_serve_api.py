@@ -1,5 +1,6 @@
-"""The JSON API of litlab serve: every endpoint on the tiny registry, and every bad input
-getting a clear 4xx (never a 500)."""
+"""The JSON API of litlab serve: health, images and text on the tiny registry, every bad input
+getting a clear 4xx (never a 500), and the server itself. Generation and chat:
+tests/test_serve_generation.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from PIL import Image
-from torchvision.io import decode_image
+from torchvision.io import ImageReadMode, decode_image
 
 from litlab.common.registry import load
 from litlab.serve.api import create_app
@@ -91,10 +92,23 @@ def test_classify_gives_the_models_own_top_classes(client: TestClient, serve_reg
 
 @pytest.mark.parametrize(("fmt", "mode"), [("JPEG", "RGB"), ("PNG", "RGBA"), ("PNG", "L"),
                                            ("GIF", "RGB"), ("WEBP", "RGB")])  # fmt: skip
-def test_classify_reads_common_formats_and_channel_counts(client: TestClient, fmt, mode):
-    r = classify(client, image_bytes(fmt, mode))
+def test_classify_reads_common_formats_and_channel_counts(
+    client: TestClient, serve_registry: Path, fmt, mode
+):
+    """Each file gets the model's answer for the pixels it holds, as torchvision decodes them
+    (alpha dropped, grey kept grey)."""
+    blob = image_bytes(fmt, mode)
+    r = classify(client, blob)
     assert r.status_code == 200, r.text
-    assert len(r.json()["top"]) == 5
+    top = r.json()["top"]
+    loaded = load("mnist-cnn", serve_registry)
+    model, data = loaded.model, loaded.data
+    read = ImageReadMode.GRAY if mode == "L" else ImageReadMode.RGB
+    pixels = decode_image(torch.frombuffer(bytearray(blob), dtype=torch.uint8), mode=read)
+    with torch.no_grad():
+        p, i = model(data.encode_images([pixels])).softmax(-1)[0].topk(5)
+    assert [t["label"] for t in top] == [data.classes[c] for c in i.tolist()]
+    assert [t["prob"] for t in top] == pytest.approx(p.tolist(), abs=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -146,12 +160,20 @@ def test_explain_image_returns_a_gradcam_png(client: TestClient):
     [("imdb-bilstm", "A wonderful, moving film."),
      ("nsmc-bilstm", "정말 재미있는 영화였어요")],
 )  # fmt: skip
-def test_sentiment_in_english_and_korean_with_token_attributions(client, model, text):
+def test_sentiment_in_english_and_korean_with_token_attributions(
+    client, serve_registry, model, text
+):
     r = client.post("/sentiment", json={"model": model, "text": text})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert sum(body["probs"].values()) == pytest.approx(1.0, abs=1e-5)
-    assert body["label"] == max(body["probs"], key=body["probs"].get)
+    loaded = load(model, serve_registry)  # the model's own answer for the text
+    data = loaded.data
+    batch = data.encode_texts([text])
+    with torch.no_grad():
+        probs = loaded.model(*batch).softmax(-1)[0].tolist()
+    assert body["tokens"] == data.token_strings(batch.ids[0])  # one score per token
+    assert body["probs"] == pytest.approx(dict(zip(data.classes, probs)), abs=1e-5)
+    assert body["label"] == data.classes[max(range(len(probs)), key=probs.__getitem__)]
     assert len(body["tokens"]) == len(body["scores"]) > 1
     assert any(abs(s) > 0 for s in body["scores"])
     plain = client.post("/sentiment", json={"model": model, "text": text, "attributions": False})
@@ -183,76 +205,6 @@ def test_explain_text_returns_attribution_and_attention_pictures(client: TestCli
     assert {"attributions", "attention-pool"} <= set(body["figures_png"])
     assert all(base64.b64decode(v).startswith(b"\x89PNG") for v in body["figures_png"].values())
     assert "<span" in body["html"]
-
-
-# --- generation and chat --------------------------------------------------------------------
-
-
-def generate(client: TestClient, **body) -> str:
-    r = client.post("/generate", json={"model": "shakespeare-gpt", "prompt": "ROMEO:", **body})
-    assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/plain")
-    return r.text
-
-
-def test_generate_streams_pieces_reproducibly_and_obeys_its_limits(client: TestClient):
-    with client.stream("POST", "/generate", json={"model": "shakespeare-gpt", "prompt": "ROMEO:",
-                                                  "max_new_tokens": 40}) as r:  # fmt: skip
-        pieces = list(r.iter_text())
-    assert len(pieces) > 1  # streamed, not sent at the end
-    text = "".join(pieces)
-    assert 0 < len(text) <= 40  # a character model: one character per token
-    assert generate(client, max_new_tokens=40) == text  # seed 0 both times
-    assert generate(client, max_new_tokens=40, seed=1) != text
-    greedy = generate(client, max_new_tokens=30, temperature=0)
-    assert greedy == generate(client, max_new_tokens=30, temperature=0, seed=5)
-
-
-def test_generate_stops_at_a_stop_string(client: TestClient):
-    text = generate(client, max_new_tokens=200)
-    stop = text[10:12]  # two characters that do occur
-    cut = generate(client, max_new_tokens=200, stop=[stop])
-    assert cut == text[: text.index(stop)]
-
-
-@pytest.mark.parametrize(
-    ("body", "status", "says"),
-    [
-        ({"prompt": "안녕"}, 422, "not in this"),  # the character vocabulary has no Hangul
-        ({"prompt": ""}, 422, ""),
-        ({"max_new_tokens": 0}, 422, ""),
-        ({"max_new_tokens": 100_000}, 422, ""),
-        ({"temperature": -1}, 422, ""),
-        ({"top_p": 0}, 422, ""),
-        ({"model": "nope"}, 404, "no model named"),
-        ({"model": "imdb-bilstm"}, 422, "not a language model"),
-    ],
-)
-def test_bad_generation_requests_get_a_clear_4xx(client, body: dict, status: int, says: str):
-    r = client.post("/generate", json={"model": "shakespeare-gpt", "prompt": "ROMEO:", **body})
-    assert r.status_code == status and says in str(r.json()["detail"])
-
-
-def test_chat_replies_within_one_turn_and_reads_the_history(client: TestClient):
-    body = {"model": "shakespeare-chat", "message": "Speak, speak.", "user": "ROMEO",
-            "bot": "JULIET", "max_new_tokens": 60}  # fmt: skip
-    first = client.post("/chat", json=body)
-    assert first.status_code == 200, first.text
-    assert "\n" not in first.text  # the reply ends at the turn boundary
-    history = [{"speaker": "user", "text": "Speak, speak."}, {"speaker": "bot", "text": first.text}]
-    second = client.post("/chat", json={**body, "history": history})
-    assert second.status_code == 200 and "\n" not in second.text
-    assert client.post("/chat", json={**body, "history": history}).text == second.text
-
-
-def test_bad_chat_requests_get_a_clear_4xx(client: TestClient):
-    body = {"model": "shakespeare-chat", "message": "hi", "user": "ROMEO", "bot": "JULIET"}
-    r = client.post("/chat", json={**body, "model": "shakespeare-gpt"})
-    assert r.status_code == 422 and "not trained on dialogue" in r.json()["detail"]
-    assert client.post("/chat", json={**body, "message": " "}).status_code == 422
-    assert client.post("/chat", json={**body, "user": "1337"}).status_code == 422
-    bad_turn = {**body, "history": [{"speaker": "narrator", "text": "x"}]}
-    assert client.post("/chat", json=bad_turn).status_code == 422
 
 
 # --- serving ----------------------------------------------------------------------------------
