@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -122,8 +123,13 @@ def test_image_tab_shows_a_digit_class_with_its_probability(browser, server, cla
     page.click("#image-run")
     page.wait_for_selector("#image-gradcam img")
     top = page.locator("#image-top [data-testid=label-output-value]").inner_text()
-    assert top.strip() in classes["mnist-cnn"]
-    assert re.search(r"\d+%", page.locator("#image-top").inner_text())
+    # the class the API gives for the same file, with its probability in per cent
+    files = {"file": ("digit.png", digit.read_bytes(), "image/png")}
+    r = httpx.post(f"{server}/classify", files=files, data={"model": "mnist-cnn"}, timeout=30)
+    best = r.json()["top"][0]
+    assert best["label"] in classes["mnist-cnn"] and top.strip() == best["label"]
+    shown = [int(p) for p in re.findall(r"(\d+)%", page.locator("#image-top").inner_text())]
+    assert shown and abs(shown[0] - 100 * best["prob"]) <= 1, (shown, best)
     _screenshot(page, tmp_path, "desktop-image")
 
 
@@ -135,7 +141,9 @@ def test_sentiment_tab_shows_a_label_and_coloured_words(browser, server, tmp_pat
     words = page.locator("#sentiment-words span[title]")
     words.first.wait_for()
     label = page.locator("#sentiment-label [data-testid=label-output-value]").inner_text()
-    assert label.strip() in ("positive", "negative")
+    body = {"model": "imdb-bilstm", "text": "A wonderful, moving film. The acting was great."}
+    expected = httpx.post(f"{server}/sentiment", json=body, timeout=30).json()["label"]
+    assert label.strip() == expected  # the API's label for the same text
     assert "wonderful" in [w.strip() for w in words.all_inner_texts()]
     assert "rgba(" in words.first.get_attribute("style")  # coloured by its attribution
     _screenshot(page, tmp_path, "desktop-sentiment")
@@ -187,7 +195,20 @@ def test_chat_tab_answers_a_message(browser, server, tmp_path):
         ".some(m => m.innerText.trim() && m.innerText.trim() !== '…')"
     )
     assert page.locator("#chat-box [data-testid=user]").first.inner_text() == "Good morrow!"
-    assert bot.inner_text().strip()
+    # the app's defaults (ROMEO answers, 300 tokens, seed 0 on the first turn): the API's reply
+    body = {"model": "shakespeare-chat", "message": "Good morrow!", "user": "JULIET",
+            "bot": "ROMEO", "max_new_tokens": 300}  # fmt: skip
+    expected = httpx.post(f"{server}/chat", json=body, timeout=60).text.strip()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:  # the reply streams in; wait until it is whole (or show what differs)
+        page.wait_for_function(
+            "t => [...document.querySelectorAll('#chat-box [data-testid=bot]')]"
+            ".some(m => m.innerText.trim() === t)", arg=expected, timeout=10_000,
+        )  # fmt: skip
+    except PlaywrightTimeout:
+        pass
+    assert expected and bot.inner_text().strip() == expected
     _screenshot(page, tmp_path, "desktop-chat")
 
 
@@ -197,7 +218,8 @@ def test_phone_screen_has_tabs_and_no_horizontal_scroll(browser, server, tmp_pat
     width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width <= inner + 1
     tabs = page.locator("#tabs [role=tab]")
-    assert tabs.count() >= 1 and all(tab.is_visible() for tab in tabs.all())
+    assert [t.strip() for t in tabs.all_inner_texts()] == ["Image", "Sentiment", "Generate", "Chat"]
+    assert all(tab.is_visible() for tab in tabs.all())
     page.get_by_role("tab", name="Sentiment").click()
     assert page.locator("#sentiment-text textarea").is_visible()
     _screenshot(page, tmp_path, "phone")
