@@ -4,6 +4,8 @@ that does not fit its data is named in one sentence at the start of fit."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,30 @@ def test_protocol_checks_never_run_a_property():
         assert missing(obj, TextData) == ["encode_texts"]
     finally:
         Counting.encode_texts = lambda self, texts: None
+
+
+def _pythons() -> list[str]:
+    """One interpreter per Python 3.10-3.13 found: pyenv's builds first, then the PATH's
+    (pyenv's shims only work for the version pyenv has selected, so they are left out)."""
+    found: dict[str, str] = {}
+    for v in sorted(Path.home().glob(".pyenv/versions/3.1[0-3].*")):
+        found.setdefault(v.name.rsplit(".", 1)[0], str(v / "bin" / "python"))
+    for minor in ("3.10", "3.11", "3.12", "3.13"):
+        exe = shutil.which(f"python{minor}")
+        if exe and "shims" not in exe:
+            found.setdefault(minor, exe)
+    return [found[m] for m in sorted(found)]
+
+
+@pytest.mark.parametrize("python", _pythons() or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no Python 3.10-3.13 interpreter besides the venv's found"))])  # fmt: skip
+def test_protocol_checks_behave_the_same_on_every_python(python: str):
+    out = subprocess.run(
+        [python, str(Path(__file__).with_name("protocol_check.py"))],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    # conforms finds every member without running pad_id, and names what is missing
+    assert "conforms: True missing: ['probe_batch', 'token_strings']" in out, out
 
 
 @pytest.mark.parametrize(
