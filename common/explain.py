@@ -10,8 +10,8 @@ and, for models with attention, one attention figure per layer. ``predictions.js
 every prediction. The computations are the callbacks' own (``common/attribution.py``) and
 the figures come from ``common/viz.py``; serve/ calls ``explain_images`` / ``explain_texts``.
 
-A file that cannot be read or does not suit the model is reported and skipped; the others
-are still explained, and the exit status is 1.
+A file that cannot be read or does not suit the model is reported in one line and skipped;
+the others are still explained, and the exit status is 2 (a user error, as everywhere).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def run_explain(ckpt: str, inputs: list[str], out: str, top_k: int = 3, n_steps: int = 50) -> int:
-    """Explain every input into ``out``; returns the exit status (1 if any input failed)."""
+    """Explain every input into ``out``; returns the exit status (2 if any input failed)."""
     import matplotlib.pyplot as plt
 
     start = time.perf_counter()
@@ -199,7 +199,7 @@ def run_explain(ckpt: str, inputs: list[str], out: str, top_k: int = 3, n_steps:
     (out_dir / "predictions.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     took = time.perf_counter() - start
     print(f"explained {len(results)} input(s) in {took:.2f} s (model loading included) -> {out}")
-    return 1 if failed else 0
+    return 2 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

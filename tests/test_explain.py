@@ -131,7 +131,7 @@ def test_explain_skips_bad_inputs_and_keeps_the_rest(mnist_run, tiny_root, tmp_p
     other.write_text("a,b\n")
     inputs = [str(corrupt), str(good), str(other), str(tmp_path / "missing.jpg")]
     out = tmp_path / "out"
-    assert run_explain(str(mnist_run / "checkpoints" / "best.ckpt"), inputs, str(out)) == 1
+    assert run_explain(str(mnist_run / "checkpoints" / "best.ckpt"), inputs, str(out)) == 2
     assert (out / "good.gradcam.png").exists()
     err = capsys.readouterr().err
     assert "corrupt.png: not a readable image" in err
@@ -139,7 +139,7 @@ def test_explain_skips_bad_inputs_and_keeps_the_rest(mnist_run, tiny_root, tmp_p
     # text cannot go to an image model: a clear error, not a crash
     text = tmp_path / "x.txt"
     text.write_text("a review\n")
-    assert run_explain(str(mnist_run / "checkpoints" / "best.ckpt"), [str(text)], str(out)) == 1
+    assert run_explain(str(mnist_run / "checkpoints" / "best.ckpt"), [str(text)], str(out)) == 2
     assert "explaining text needs a TextData" in capsys.readouterr().err
 
 
@@ -172,4 +172,4 @@ def test_litlab_explain_console_entry(mnist_run: Path, tmp_path):
     assert (tmp_path / "o" / "zero.gradcam.png").exists()
     with pytest.raises(SystemExit) as exit_info:
         litlab(["explain", "--ckpt", str(ckpt), "--input", "nope.png", "--out", str(tmp_path)])
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == 2  # a user error: the missing file is named, in one line
