@@ -112,7 +112,7 @@ class LitlabCLI(LightningCLI):
         )
 
     def before_instantiate_classes(self) -> None:
-        # what the data defines (classes, a BPE vocabulary, a window) goes into the model's
+        # what the data defines (classes, a vocabulary, a window) goes into the model's
         # config, so YAMLs need not repeat it; saved in the run's config.yaml as filled
         fill_from_data(self.config[self.subcommand] if self.subcommand else self.config)
 

@@ -5,9 +5,9 @@
   ``isinstance`` against a runtime-checkable protocol evaluates every property, on 3.12+ it
   does not, and a property that reads data must never run by accident.
 - :func:`fill_from_data`: LitlabCLI calls it before the classes are built. What the data
-  defines from its configuration alone (``DataDefines.model_values``: the number of classes,
-  a BPE vocabulary size, a window length) is written into the model's configuration, so the
-  experiment YAMLs do not repeat it and cannot disagree with it.
+  defines (``DataDefines.model_values``: the number of classes, a vocabulary size and pad
+  id, a window length) is written into the model's configuration, so the experiment YAMLs
+  do not repeat it and cannot disagree with it.
 - :func:`check_fit` (run by the :class:`FitCheck` callback once the data is set up): the
   sizes the model was built for (``ModelNeeds.data_needs``) against the data's, and the
   first that disagrees named in one sentence, as a :class:`ConfigError`.

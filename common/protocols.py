@@ -8,8 +8,8 @@ fills in from the data) are in ``common/contracts.py``.
    ``WindowData``, ``ForecastData``, ``Seq2SeqData``): sizes the network must agree with.
    A module says which it was built for in ``data_needs()`` (``ModelNeeds``); at the start
    of every fit the values are compared and the first that disagrees is named in one
-   sentence. What the data defines from its configuration alone (``DataDefines``) is filled
-   into the model's configuration, so an experiment YAML does not repeat it.
+   sentence. What the data defines (``DataDefines``) is filled into the model's
+   configuration, so an experiment YAML does not repeat it.
 2. What callbacks and ``litlab explain`` / serve/ may ask of a DataModule.
 3. What callbacks and ``litlab explain`` / serve/ may ask of a LightningModule.
 Each protocol's docstring says who asks for it.
@@ -52,7 +52,8 @@ class TokenBatch(NamedTuple):
 
 @runtime_checkable
 class DataDefines(Protocol):
-    """A DataModule class that knows, from its configuration alone, sizes the model takes."""
+    """A DataModule class that defines sizes the model takes, from its configuration (or by
+    counting, as a text's characters; never in a property)."""
 
     @classmethod
     def model_values(cls, init_args: dict[str, Any]) -> dict[str, int]:

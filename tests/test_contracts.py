@@ -19,6 +19,7 @@ from litlab.common.contracts import check_fit, conforms, fill_from_data, missing
 from litlab.common.errors import ConfigError
 from litlab.common.protocols import ClassData, LanguageData, NotReadyError, TextData, VocabData
 from litlab.sequence.lm.data import ShakespeareDataModule
+from litlab.sequence.lm.dialogue import dialogue_text
 from litlab.sequence.sentiment.data import IMDBDataModule
 from litlab.sequence.sentiment.models import BiRNNClassifier
 from litlab.sequence.sentiment.module import TextClassifier
@@ -116,7 +117,7 @@ def _config(data: str, data_args: dict, model: str, net: str, net_args: dict) ->
     )
 
 
-def test_the_data_fills_in_what_it_defines():
+def test_the_data_fills_in_what_it_defines(tiny_root: Path):
     cfg = _config(
         "litlab.vision.data.CIFAR100DataModule", {"batch_size": 8},
         "litlab.vision.module.ImageClassifier", "litlab.vision.models.resnet18",
@@ -133,24 +134,36 @@ def test_the_data_fills_in_what_it_defines():
     fill_from_data(text)
     assert text.model.init_args.net.init_args.vocab_size == 1234
     assert text.model.init_args.net.init_args.num_classes == 2
-    gpt = Namespace(
-        data=Namespace(
-            class_path="litlab.sequence.lm.data.ShakespeareDataModule",
-            init_args=Namespace(tokenizer="char", vocab_size=2000, block_size=48),
-        ),
-        model=Namespace(
-            class_path="litlab.transformer.module.GPTLanguageModel",
-            init_args=Namespace(
-                net=Namespace(
-                    class_path="litlab.transformer.models.GPT",
-                    init_args=Namespace(config=Namespace(vocab_size=65, block_size=256)),
-                )
+    text = (tiny_root / "shakespeare" / "input.txt").read_text()
+    for fmt, chars in (("plain", set(text)), ("dialogue", set(dialogue_text(text)))):
+        gpt = Namespace(
+            data=Namespace(
+                class_path="litlab.sequence.lm.data.ShakespeareDataModule",
+                init_args=Namespace(root=str(tiny_root), tokenizer="char", vocab_size=2000,
+                                    block_size=48, format=fmt),
             ),
-        ),
-    )
-    fill_from_data(gpt)
-    config = gpt.model.init_args.net.init_args.config
-    assert (config.block_size, config.vocab_size) == (48, 65)  # characters: read at fit time
+            model=Namespace(
+                class_path="litlab.transformer.module.GPTLanguageModel",
+                init_args=Namespace(
+                    net=Namespace(
+                        class_path="litlab.transformer.models.GPT",
+                        init_args=Namespace(config=Namespace(vocab_size=65, block_size=256)),
+                    )
+                ),
+            ),
+        )  # fmt: skip
+        fill_from_data(gpt)
+        config = gpt.model.init_args.net.init_args.config
+        # characters: counted in the text, not the BPE size of the config
+        assert (config.block_size, config.vocab_size) == (48, len(chars)), fmt
+    dates = _config(
+        "litlab.sequence.seq2seq.data.DateDataModule", {},
+        "litlab.sequence.seq2seq.module.Seq2SeqModule", "litlab.sequence.seq2seq.models.Seq2SeqGRU",
+        {"vocab_size": None, "pad_id": None},
+    )  # fmt: skip
+    fill_from_data(dates)
+    assert dates.model.init_args.net.init_args.vocab_size == 73
+    assert dates.model.init_args.net.init_args.pad_id == 69
 
 
 def test_yamls_do_not_repeat_what_the_data_defines():
@@ -163,8 +176,10 @@ def test_yamls_do_not_repeat_what_the_data_defines():
             assert "num_classes" not in model and "num_classes" not in net, path.name
         if "sentiment" in data:
             assert "vocab_size" not in net, path.name
-        if "lm.data" in data:
-            assert "block_size" not in net.get("config", {}), path.name
+        if "lm.data" in data or "seq2seq.data" in data:
+            config = net.get("config", {})
+            assert "block_size" not in config and "vocab_size" not in config, path.name
+            assert "vocab_size" not in net and "pad_id" not in net, path.name
 
 
 def test_a_network_that_does_not_fit_its_data_is_named(tmp_path: Path):

@@ -33,7 +33,8 @@ class Seq2SeqTransformer(nn.Module):
     """Pre-norm transformer encoder-decoder with tied embeddings.
 
     Args:
-        vocab_size: shared source/target vocabulary.
+        vocab_size: shared source/target vocabulary (litlab fit fills it, and pad_id, from
+            the DataModule).
         pad_id: padding id (masked out of every attention).
         d_model, n_heads: width and heads of every block.
         n_encoder_layers, n_decoder_layers: depth of each side.
@@ -45,8 +46,8 @@ class Seq2SeqTransformer(nn.Module):
 
     def __init__(
         self,
-        vocab_size: int,
-        pad_id: int,
+        vocab_size: int | None = None,
+        pad_id: int | None = None,
         d_model: int = 128,
         n_heads: int = 4,
         n_encoder_layers: int = 3,
@@ -56,6 +57,8 @@ class Seq2SeqTransformer(nn.Module):
         pos_encoding: PositionalEncoding = "sinusoidal",
     ) -> None:
         super().__init__()
+        if vocab_size is None or pad_id is None:  # litlab fit fills them in from the data
+            raise ValueError(f"{type(self).__name__} needs vocab_size and pad_id")
         self.vocab_size, self.pad_id, self.d_model = vocab_size, pad_id, d_model
         self.embed = nn.Embedding(vocab_size, d_model)
         self.pos = PositionEmbedding(pos_encoding, max_len, d_model)

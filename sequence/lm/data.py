@@ -138,9 +138,7 @@ class ShakespeareDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_data is not None:
             return
-        text = self.read_text()
-        if self.hparams.format == "dialogue":
-            text = dialogue.dialogue_text(text)
+        text = self.formatted_text()
         cut = int(len(text) * 0.9)
         if self.hparams.tokenizer == "char":
             if self._tokenizer is None:
@@ -160,12 +158,20 @@ class ShakespeareDataModule(L.LightningDataModule):
 
     @classmethod
     def model_values(cls, init_args: dict) -> dict[str, int]:
-        """The window length, and the vocabulary size of a BPE tokenizer (a character
-        vocabulary is known only once the text is read: the fit check compares it)."""
+        """The window length and the vocabulary size: a BPE tokenizer's from the config, a
+        character vocabulary by counting the text's characters (a method may read; the
+        properties never do). LitlabCLI fills both into the model."""
         values = {"block_size": int(init_args.get("block_size") or 128)}
-        if init_args.get("tokenizer") == "bpe" and init_args.get("vocab_size"):
+        if init_args.get("tokenizer", "char") == "char":
+            values["vocab_size"] = len(set(cls(**init_args).formatted_text()))
+        elif init_args.get("vocab_size"):
             values["vocab_size"] = int(init_args["vocab_size"])
         return values
+
+    def formatted_text(self) -> str:
+        """The whole text as the tokenizer sees it (speaker-tagged turns for ``dialogue``)."""
+        text = self.read_text()
+        return dialogue.dialogue_text(text) if self.hparams.format == "dialogue" else text
 
     def _fitted(self, name: str) -> CharTokenizer | SubwordTokenizer:
         if self._tokenizer is None:

@@ -50,7 +50,8 @@ class Seq2SeqGRU(nn.Module):
     """Bidirectional GRU encoder, GRU decoder with additive attention.
 
     Args:
-        vocab_size: shared source/target character vocabulary.
+        vocab_size: shared source/target character vocabulary (litlab fit fills it, and
+            pad_id, from the DataModule).
         pad_id: padding id (ignored by the embedding and masked out of the attention).
         embed_dim, hidden: sizes; the encoder is bidirectional, so its states are 2 * hidden.
         dropout: on embeddings and before the output layer.
@@ -58,13 +59,15 @@ class Seq2SeqGRU(nn.Module):
 
     def __init__(
         self,
-        vocab_size: int,
-        pad_id: int,
+        vocab_size: int | None = None,
+        pad_id: int | None = None,
         embed_dim: int = 64,
         hidden: int = 128,
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
+        if vocab_size is None or pad_id is None:  # litlab fit fills them in from the data
+            raise ValueError(f"{type(self).__name__} needs vocab_size and pad_id")
         self.vocab_size, self.pad_id = vocab_size, pad_id
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.encoder = nn.GRU(embed_dim, hidden, batch_first=True, bidirectional=True)
