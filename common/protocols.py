@@ -1,8 +1,7 @@
 """The contracts between DataModules, LightningModules, callbacks and ``litlab explain``.
 
-One ordered file: what each side may ask of the other. Nothing in here does any work; the
-checks that enforce it (``conforms``, ``require``, the fit check, the values LitlabCLI
-fills in from the data) are in ``common/contracts.py``.
+One ordered file: what each side may ask of the other. The checks that enforce it
+(``conforms``, ``require``, the fit check, the filling in) are in ``common/contracts.py``.
 
 1. What a LightningModule may ask of its DataModule (``ClassData``, ``VocabData``,
    ``WindowData``, ``ForecastData``, ``Seq2SeqData``): sizes the network must agree with.
@@ -12,18 +11,16 @@ fills in from the data) are in ``common/contracts.py``.
    configuration, so an experiment YAML does not repeat it.
 2. What callbacks and ``litlab explain`` / serve/ may ask of a DataModule.
 3. What callbacks and ``litlab explain`` / serve/ may ask of a LightningModule.
-Each protocol's docstring says who asks for it.
 
-Inputs: a batch is ``(inputs, labels)``; image inputs are one tensor (B, C, H, W) and the
-module is called as ``module(images)``; text inputs are a ``TokenBatch`` (ids, lengths) and
-the module is called as ``module(*inputs)``. ``validation_step`` / ``test_step`` of a
-classifier return a dict with ``preds`` (B,) and ``target`` (B,) (the confusion matrix).
+Inputs: a batch is ``(inputs, labels)``: images (B, C, H, W), called as ``module(images)``,
+or a ``TokenBatch`` (ids, lengths), called as ``module(*inputs)``. A classifier's
+validation and test steps return ``{"preds": (B,), "target": (B,)}`` (the confusion matrix).
 
-Properties never do I/O: a size that is known only once the data is read (a trained
-tokenizer's ``vocab_size``) raises ``NotReadyError`` before ``setup()`` or
-``load_state_dict()``. Whatever a DataModule needs to encode new inputs after training
-(class names, normalisation, a tokenizer) belongs in its ``state_dict()``: Lightning stores
-it in every checkpoint, and explain / serve/ rebuild the DataModule from it without the data.
+Properties never do I/O: a size known only once the data is read (a trained tokenizer's
+``vocab_size``) raises ``NotReadyError`` (:func:`ready`) before ``setup()``. What a
+DataModule needs to encode new inputs after training (class names, normalisation, a
+tokenizer) belongs in its ``state_dict()``: Lightning stores it in every checkpoint, and
+explain / serve/ rebuild the DataModule from it without the data.
 """
 
 from __future__ import annotations
@@ -34,10 +31,16 @@ from torch import Generator, Tensor, nn
 
 
 class NotReadyError(AttributeError):
-    """A DataModule value asked for before ``setup()`` or ``load_state_dict()`` made it.
+    """A DataModule value asked for before ``setup()`` or ``load_state_dict()`` made it (an
+    AttributeError: ``getattr(obj, name, default)`` treats it as not there yet)."""
 
-    An AttributeError, so ``hasattr``/``getattr(obj, name, default)`` treat the value as not
-    there yet instead of crashing."""
+
+def ready(value: Any, owner: object, name: str) -> Any:
+    """``value``, or NotReadyError naming ``owner.name`` while it is None (not set up)."""
+    if value is None:
+        who = f"{type(owner).__name__}.{name}"
+        raise NotReadyError(f"{who} is known after setup() or load_state_dict()")
+    return value
 
 
 class TokenBatch(NamedTuple):

@@ -28,7 +28,7 @@ from torchvision.transforms import v2
 
 from litlab.common.data import SplitLoaders, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
-from litlab.common.protocols import NotReadyError
+from litlab.common.protocols import ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.vision import augment
 from litlab.vision.datasets import ImageSplits, read_image_source
@@ -122,26 +122,18 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         """The number of classes, where the data set fixes it (LitlabCLI fills it in)."""
         return {"num_classes": cls.known_classes} if cls.known_classes else {}
 
-    def _ready(self, name: str) -> None:
-        if self.splits is None:
-            raise NotReadyError(
-                f"{type(self).__name__}.{name} is known after setup() or load_state_dict()"
-            )
-
     @property
     def classes(self) -> list[str]:
         if self.splits is None and self.restored is not None:
             return list(self.restored["classes"])
-        self._ready("classes")
-        return self.splits.classes
+        return ready(self.splits, self, "classes").classes
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of the images the model sees."""
         if self.splits is None and self.restored is not None:
             return tuple(self.restored["image_shape"])
-        self._ready("image_shape")
-        c, h, w = self.splits.train_images.shape[1:]
+        c, h, w = ready(self.splits, self, "image_shape").train_images.shape[1:]
         size = self.hparams.image_size
         return (c, size, size) if size else (c, h, w)
 

@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
 from litlab.common.data import locate_dataset, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
-from litlab.common.protocols import NotReadyError, TokenBatch
+from litlab.common.protocols import TokenBatch, ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.lm import dialogue
 from litlab.sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
@@ -173,21 +173,14 @@ class ShakespeareDataModule(L.LightningDataModule):
         text = self.read_text()
         return dialogue.dialogue_text(text) if self.hparams.format == "dialogue" else text
 
-    def _fitted(self, name: str) -> CharTokenizer | SubwordTokenizer:
-        if self._tokenizer is None:
-            raise NotReadyError(
-                f"{type(self).__name__}.{name} is known after setup() or load_state_dict()"
-            )
-        return self._tokenizer
-
     @property
     def tokenizer(self) -> CharTokenizer | SubwordTokenizer:
         """The fitted tokenizer (read from the data in setup(), or restored from a checkpoint)."""
-        return self._fitted("tokenizer")
+        return ready(self._tokenizer, self, "tokenizer")
 
     @property
     def vocab_size(self) -> int:
-        return self._fitted("vocab_size").vocab_size
+        return ready(self._tokenizer, self, "vocab_size").vocab_size
 
     @property
     def block_size(self) -> int:

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 
 from litlab.common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
 from litlab.common.errors import check_positive
-from litlab.common.protocols import NotReadyError, TokenBatch
+from litlab.common.protocols import TokenBatch, ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.common.tensor_cache import cached_object
 from litlab.sequence.sentiment.batching import (
@@ -252,25 +252,18 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
             values["vocab_size"] = int(init_args["vocab_size"])
         return values
 
-    def _trained(self, name: str) -> SubwordTokenizer:
-        if self.tokenizer is None:  # properties never read or tokenize the data
-            raise NotReadyError(
-                f"{type(self).__name__}.{name} is known after setup() or load_state_dict()"
-            )
-        return self.tokenizer
-
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
     @property
     def pad_id(self) -> int:
-        return self._trained("pad_id").pad_id
+        return ready(self.tokenizer, self, "pad_id").pad_id  # never tokenizes the data
 
     @property
     def vocab_size(self) -> int:
         """The trained tokenizer's vocabulary (at most ``hparams.vocab_size``)."""
-        return self._trained("vocab_size").vocab_size
+        return ready(self.tokenizer, self, "vocab_size").vocab_size
 
     def encode_texts(self, texts: list[str]) -> TokenBatch:
         if self.tokenizer is None:
