@@ -5,10 +5,13 @@
     litlab explain --ckpt <sentiment run>/checkpoints/best.ckpt --input reviews.txt --out out/
 
 Images (.png, .jpg, .jpeg, .gif, .webp) get a Grad-CAM figure for their top classes; text
-files get, per non-empty line, coloured token attributions (PNG and a standalone HTML page)
-and, for models with attention, one attention figure per layer. ``predictions.json`` lists
-every prediction. The computations are the callbacks' own (``common/attribution.py``) and
-the figures come from ``common/viz.py``; serve/ calls ``explain_images`` / ``explain_texts``.
+files get, per non-empty line, coloured attributions on whole words (``common/pieces.py``;
+PNG and a standalone HTML page) and, for models with attention, one attention figure per
+layer (over the model's tokens). A line mostly outside the model's language or vocabulary
+(``common/language.py``) gets a warning, printed and in the page. ``predictions.json`` lists
+every prediction (and warning). The computations are the callbacks' own
+(``common/attribution.py``) and the figures come from ``common/viz.py``; serve/ calls
+``explain_images`` / ``explain_texts``.
 
 A file that cannot be read or does not suit the model is reported in one line and skipped;
 the others are still explained, and the exit status is 2 (a user error, as everywhere).
@@ -19,7 +22,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
 import lightning as L
@@ -32,6 +37,8 @@ from litlab.common.attribution import describe, evaluating, grad_cam, integrated
 from litlab.common.checkpoints import CheckpointError, load_trained
 from litlab.common.contracts import conforms, require
 from litlab.common.errors import CommandParser
+from litlab.common.language import language_warning
+from litlab.common.pieces import text_pieces, words_and_scores
 from litlab.common.protocols import (
     AttentionSource,
     GradCamSource,
@@ -61,6 +68,7 @@ class Explanation:
     figures: dict[str, Figure] = field(default_factory=dict)
     html: str | None = None
     delta: float | None = None
+    warning: str | None = None  # the text is mostly outside the model's language
 
 
 def explain_images(
@@ -87,9 +95,14 @@ def explain_images(
 
 
 def explain_texts(
-    model: L.LightningModule, data: TextData, texts: list[str], n_steps: int = 50
+    model: L.LightningModule,
+    data: TextData,
+    texts: list[str],
+    n_steps: int = 50,
+    others: Mapping[str, str | None] | None = None,
 ) -> list[Explanation]:
-    """Class probabilities, token attributions (figure + HTML) and attention figures."""
+    """Class probabilities, word attributions (figure + HTML), attention figures and a
+    language warning (``others``: models to suggest instead, name -> language code)."""
     require(data, TextData, "explaining text")
     require(model, TokenAttributionSource, "explaining text")
     batch = data.encode_texts(texts)
@@ -106,16 +119,21 @@ def explain_texts(
     for i in range(len(texts)):
         n = int(lengths[i])
         tokens = data.token_strings(ids[i, :n])
+        words, scores = words_and_scores(text_pieces(data, ids[i, :n], att.scores[i, :n]))
+        scores = torch.tensor(scores)
         line = describe(att, i, data.classes)
-        figs = {"attributions": token_attribution_figure(tokens, att.scores[i, :n], line)}
+        figs = {"attributions": token_attribution_figure(words, scores, line)}
         for name, w in maps.items():
             w = trim(w[i], n, ids.shape[1], max_tokens=64)
             shown = tokens[:64]
             figs[f"attention-{name}"] = attention_figure(w, shown, query_labels(w, shown), name)
         top = sorted(zip(data.classes, att.probs[i].tolist()), key=lambda cp: -cp[1])
-        page = token_attribution_html(tokens, att.scores[i, :n])
+        warning = language_warning(data, texts[i], ids[i, :n].tolist(), others)
+        page = token_attribution_html(words, scores)
         html = f"<p>{line}</p><p>{page}</p>"
-        out.append(Explanation(top, figs, html, float(att.delta[i])))
+        if warning:
+            html = f'<p class="litlab-warning">\u26a0 {escape(warning)}</p>{html}'
+        out.append(Explanation(top, figs, html, float(att.delta[i]), warning))
     return out
 
 
@@ -194,7 +212,11 @@ def run_explain(ckpt: str, inputs: list[str], out: str, top_k: int = 3, n_steps:
             results[stem] = {"input": str(path), "top": exp.top, "files": files}
             if exp.delta is not None:
                 results[stem]["ig_delta"] = exp.delta
+            if exp.warning:
+                results[stem]["warning"] = exp.warning
             print(f"{stem}: {exp.top[0][0]} ({exp.top[0][1]:.2f}) -> {', '.join(files)}")
+            if exp.warning:
+                print(f"{stem}: warning: {exp.warning}")
         plt.close("all")
     (out_dir / "predictions.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     took = time.perf_counter() - start

@@ -237,7 +237,8 @@ def _show(token: str) -> str:
 def token_attribution_figure(
     tokens: Sequence[str], scores: Tensor, title: str = "", per_line: int = 12
 ) -> Figure:
-    """Tokens as coloured boxes: green pushed towards the explained class, red against."""
+    """Tokens (or readable pieces, ``common/pieces.py``) as coloured boxes: green pushed
+    towards the explained class, red against."""
     s = scores.detach().float().cpu()
     scale = s.abs().max().clamp_min(1e-12)
     cmap = matplotlib.colormaps["RdYlGn"]
@@ -249,7 +250,9 @@ def token_attribution_figure(
     for i, (tok, v) in enumerate(zip(tokens, s.tolist())):
         row, col = divmod(i, per_line)
         strength = v / scale.item()
-        ax.text(col + 0.5, row + 0.5, (tok.strip() or _show(tok))[:14], ha="center",
+        word = tok.strip() or _show(tok)
+        word = word if len(word) <= 14 else word[:13] + "\u2026"
+        ax.text(col + 0.5, row + 0.5, word, ha="center",
                 va="center", fontsize=8, color="white" if abs(strength) > 0.6 else "black",
                 bbox={"boxstyle": "round,pad=0.25", "fc": cmap(0.5 + 0.5 * strength),
                       "ec": "none"})
@@ -259,16 +262,19 @@ def token_attribution_figure(
 
 
 def token_attribution_html(tokens: Sequence[str], scores: Tensor) -> str:
-    """The same colouring as HTML spans (for TensorBoard's text tab and the web app)."""
+    """The same colouring as HTML spans (for TensorBoard's text tab and the web app); a
+    token's leading whitespace stays outside its span, so words are coloured, not spaces."""
     s = scores.detach().float().cpu()
     scale = s.abs().max().clamp_min(1e-12).item()
     spans = []
     for tok, v in zip(tokens, s.tolist()):
         a = min(abs(v) / scale, 1.0)
         rgb = "22,163,74" if v >= 0 else "220,38,38"
+        word = tok.lstrip() or tok
         spans.append(
+            f"{html.escape(tok[: len(tok) - len(word)])}"
             f'<span title="{v:+.4f}" style="background: rgba({rgb},{a:.2f}); padding: 0 2px">'
-            f"{html.escape(tok)}</span>"
+            f"{html.escape(word)}</span>"
         )
     return "".join(spans)
 

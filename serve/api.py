@@ -5,7 +5,8 @@ browsable at ``/docs``).
     GET  /models          every served model: name, version, kind, classes, best score
     POST /classify        multipart: file (an image), model, top_k  -> top classes
     POST /sentiment       {"model", "text"}                           -> label, probabilities,
-                                                                         token attributions
+                                                                         word attributions,
+                                                                         language warning
     POST /generate        {"model", "prompt", sampling ...}           -> text/plain, streamed
     POST /chat            {"model", "history", "message", ...}        -> text/plain, streamed
     POST /explain/image   multipart: file, model                      -> Grad-CAM PNG (base64)
@@ -89,15 +90,30 @@ class Classification(BaseModel):
 class SentimentIn(BaseModel):
     model: ModelName
     text: str = Field(min_length=1, max_length=MAX_TEXT, examples=["A wonderful, moving film."])
-    attributions: bool = Field(True, description="integrated gradients per token")
+    attributions: bool = Field(True, description="integrated gradients per word")
+
+
+WARNING = Field(
+    None,
+    description="why the answer may mean little: the text is mostly outside the model's "
+    "language or vocabulary (and the served model to try instead); null when fine",
+    examples=["this model was trained on English text; the text looks Korean: try nsmc-bilstm"],
+)
 
 
 class SentimentOut(BaseModel):
     model: str
     label: str
     probs: dict[str, float]
-    tokens: list[str] | None = None
-    scores: list[float] | None = Field(None, description="per token; > 0 pushed to the label")
+    warning: str | None = WARNING
+    tokens: list[str] | None = Field(
+        None,
+        description="the text's words (each with the space before it: joined, they read as "
+        "the text; special tokens such as [CLS] apart)",
+    )
+    scores: list[float] | None = Field(
+        None, description="per word, its tokens' attributions summed; > 0 pushed to the label"
+    )
 
 
 class Sampling(BaseModel):
@@ -139,6 +155,7 @@ class TextIn(BaseModel):
 class TextExplanation(BaseModel):
     model: str
     top: list[Scored]
+    warning: str | None = WARNING
     html: str
     figures_png: dict[str, str] = Field(description="name -> base64 PNG")
 

@@ -28,7 +28,9 @@ from litlab.common.chat import ChatSession
 from litlab.common.contracts import conforms
 from litlab.common.explain import explain_images, explain_texts
 from litlab.common.generate import stream_text
+from litlab.common.language import language_warning, model_language
 from litlab.common.model_card import TaskKind
+from litlab.common.pieces import text_pieces, words_and_scores
 from litlab.common.protocols import DialogueData, LanguageModelSource
 from litlab.common.registry import RegistryError, list_models, load
 from litlab.serve.payloads import DRAWING, MAX_IMAGE_BYTES, InputError, article, png, read_image
@@ -137,6 +139,12 @@ class ModelHub:
     def describe(self) -> list[dict]:
         return [s.describe() for s in self.models.values()]
 
+    def _others(self, name: str) -> dict[str, str | None]:
+        """The other text models and their languages (``common/language.py``): the ones a
+        language warning may suggest instead."""
+        return {n: model_language(s.data) for n, s in self.models.items()
+                if s.kind == TEXT and n != name}  # fmt: skip
+
     # --- images ---------------------------------------------------------------------------
 
     def classify(self, name: str, blob: bytes, top_k: int = 5) -> dict:
@@ -172,8 +180,10 @@ class ModelHub:
         return batch
 
     def sentiment(self, name: str, text: str, attributions: bool = True, n_steps: int = 20) -> dict:
-        """Class probabilities of a text and, optionally, each token's integrated-gradients
-        attribution to the predicted class (positive: pushed towards it)."""
+        """Class probabilities of a text, a warning when the text is mostly outside the
+        model's language or vocabulary (else None) and, optionally, each word's
+        integrated-gradients attribution to the predicted class (positive: pushed towards
+        it; a word's tokens summed, ``common/pieces.py``)."""
         served = self.get(name, TEXT)
         model, data = served.model, served.data
         ids, lengths = (t.to(model.device) for t in self._encode(served, text))
@@ -191,22 +201,27 @@ class ModelHub:
             "label": data.classes[int(probs.argmax())],
             "probs": dict(zip(data.classes, probs.tolist())),
         }
+        n = int(lengths[0])
+        out["warning"] = language_warning(data, text, ids[0, :n].tolist(), self._others(name))
         if attributions:
-            n = int(lengths[0])
-            out["tokens"] = data.token_strings(ids[0, :n])
-            out["scores"] = att.scores[0, :n].tolist()
+            out["tokens"], out["scores"] = words_and_scores(
+                text_pieces(data, ids[0, :n], att.scores[0, :n])
+            )
         return out
 
     def explain_text(self, name: str, text: str, n_steps: int = 50) -> dict:
-        """The pictures of ``litlab explain`` for one text: token attributions (PNG and
-        HTML) and, for models with attention, one attention figure per layer."""
+        """The pictures of ``litlab explain`` for one text: word attributions (PNG and
+        HTML), for models with attention one attention figure per layer, and the language
+        warning of ``sentiment``."""
         served = self.get(name, TEXT)
         self._encode(served, text)  # the same checks as sentiment()
+        others = self._others(name)
         with served.lock, DRAWING:
-            exp = explain_texts(served.model, served.data, [text.strip()], n_steps=n_steps)[0]
+            exp = explain_texts(served.model, served.data, [text.strip()], n_steps, others)[0]
         return {
             "model": f"{served.name}@{served.version}",
             "top": [{"label": c, "prob": p} for c, p in exp.top],
+            "warning": exp.warning,
             "html": exp.html,
             "figures_png": {k: png(fig) for k, fig in exp.figures.items()},
         }

@@ -1,7 +1,8 @@
 """The web app of ``litlab serve`` (Gradio, mounted at ``/ui`` by ``serve/api.py``).
 
 Four tabs, each a thin front end over ``serve/hub.py``: Image (top classes and Grad-CAM),
-Sentiment (label, probabilities and words coloured by their attribution), Generate (text that
+Sentiment (label, probabilities, words coloured by their attribution and, for a text outside
+the model's language, a warning naming the served model to try), Generate (text that
 streams in as it is sampled) and Chat (a conversation with a model trained on dialogue; the
 page sends the whole history each turn, the server keeps none). A tab whose kind of model
 the registry lacks says so in one line. A bad input (``InputError``) shows as a message in
@@ -11,6 +12,7 @@ the page. Every input and output has a stable ``elem_id`` (``image-input``,
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Callable, Iterator
 
@@ -27,6 +29,8 @@ EXPORT_HINT = "add one with `litlab export --ckpt CKPT --name NAME`"
 CSS = """
 .litlab-words { line-height: 1.9; overflow-wrap: anywhere; }
 .litlab-words span { border-radius: 3px; }
+.litlab-warning { background: rgba(234,179,8,0.18); border-left: 3px solid #ca8a04;
+                  padding: 4px 8px; border-radius: 3px; }
 """
 
 
@@ -94,6 +98,23 @@ def _image_tab(hub: ModelHub) -> None:
     button.click(_friendly(classify), [model, image], [top, cam], api_name="classify")
 
 
+def sentiment_html(out: dict) -> str:
+    """The words of a ``hub.sentiment`` answer coloured by their attribution, under its
+    language warning (``#sentiment-warning``) when it has one."""
+    words = token_attribution_html(out["tokens"], torch.tensor(out["scores"]))
+    legend = (
+        f"<p><small>green: pushed towards <b>{html.escape(out['label'])}</b>, red: against "
+        "(integrated gradients; hover a word for its score)</small></p>"
+    )
+    warning = ""
+    if out.get("warning"):
+        warning = (
+            f'<p class="litlab-warning" id="sentiment-warning">\u26a0 '
+            f"{html.escape(out['warning'])}</p>"
+        )
+    return f'{warning}{legend}<div class="litlab-words">{words}</div>'
+
+
 def _sentiment_tab(hub: ModelHub) -> None:
     names = hub.names(TEXT)
     if not names:
@@ -102,12 +123,7 @@ def _sentiment_tab(hub: ModelHub) -> None:
 
     def sentiment(model: str, text: str) -> tuple[dict, str]:
         out = hub.sentiment(model, text)
-        words = token_attribution_html(out["tokens"], torch.tensor(out["scores"]))
-        legend = (
-            f"<p><small>green: pushed towards <b>{out['label']}</b>, red: against "
-            "(integrated gradients; hover a word for its score)</small></p>"
-        )
-        return out["probs"], f'{legend}<div class="litlab-words">{words}</div>'
+        return out["probs"], sentiment_html(out)
 
     with gr.Row(equal_height=False):
         with gr.Column(min_width=280):

@@ -173,3 +173,21 @@ def test_litlab_explain_console_entry(mnist_run: Path, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         litlab(["explain", "--ckpt", str(ckpt), "--input", "nope.png", "--out", str(tmp_path)])
     assert exit_info.value.code == 2  # a user error: the missing file is named, in one line
+
+
+def test_explain_shows_whole_words_and_warns_about_another_language(
+    serve_registry: Path, tmp_path, capsys
+):
+    """A Korean review for the English IMDB model (a checkpoint of tests/serve_models.py)."""
+    run = serve_registry.parent / "imdb-bilstm"
+    ckpt = next(run.glob("logs/*/*/version_0/checkpoints/best.ckpt"))
+    review = tmp_path / "korean.txt"
+    review.write_text("정말 재미있는 영화였어요. 배우들의 연기가 훌륭했다.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert run_explain(str(ckpt), [str(review)], str(out)) == 0
+    printed = capsys.readouterr().out
+    said = "korean-0: warning: this model was trained on English text; the text looks Korean"
+    assert said in printed
+    assert "Korean" in json.loads((out / "predictions.json").read_text())["korean-0"]["warning"]
+    page = (out / "korean-0.attributions.html").read_text(encoding="utf-8")
+    assert "재미있는</span>" in page and "\ufffd" not in page and "litlab-warning" in page

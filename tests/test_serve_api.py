@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_image
 
+from litlab.common.attribution import integrated_gradients
 from litlab.common.registry import load
 from litlab.serve.api import create_app
 from litlab.serve.cli import _parser
@@ -171,14 +172,53 @@ def test_sentiment_in_english_and_korean_with_token_attributions(
     batch = data.encode_texts([text])
     with torch.no_grad():
         probs = loaded.model(*batch).softmax(-1)[0].tolist()
-    assert body["tokens"] == data.token_strings(batch.ids[0])  # one score per token
     assert body["probs"] == pytest.approx(dict(zip(data.classes, probs)), abs=1e-5)
     assert body["label"] == data.classes[max(range(len(probs)), key=probs.__getitem__)]
+    assert body["warning"] is None  # the model's own language
+    # one score per word (its tokens' scores summed), the words reading as the text (a
+    # syllable the tiny NSMC copy lacks shows as <unk>)
+    words = text.split()
+    assert len(body["tokens"]) == len(words) and body["tokens"][1].startswith(" ")
+    assert all(t.strip() == w or "<unk>" in t for t, w in zip(body["tokens"], words))
     assert len(body["tokens"]) == len(body["scores"]) > 1
     assert any(abs(s) > 0 for s in body["scores"])
+    att = integrated_gradients(loaded.model, loaded.model.embedding_layer(), *batch,
+                               data.pad_id, n_steps=20)  # fmt: skip
+    assert sum(body["scores"]) == pytest.approx(float(att.scores.sum()), abs=1e-4)
     plain = client.post("/sentiment", json={"model": model, "text": text, "attributions": False})
     assert plain.json()["probs"] == pytest.approx(body["probs"], abs=1e-5)
     assert plain.json()["tokens"] is None
+
+
+KOREAN = "정말 재미있는 영화였어요. 배우들의 연기가 훌륭했다."
+
+
+def test_a_text_in_another_language_gets_a_warning_naming_the_model_to_use(client):
+    r = client.post("/sentiment", json={"model": "imdb-bilstm", "text": KOREAN})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "English" in body["warning"] and "Korean" in body["warning"]
+    assert body["warning"].endswith("try nsmc-bilstm")  # the served model for the language
+    assert "".join(body["tokens"]) == KOREAN  # whole syllables, not byte tokens
+    assert not any("\ufffd" in t for t in body["tokens"])
+    assert len(body["tokens"]) == len(KOREAN.split())
+    quiet = {"model": "imdb-bilstm", "text": KOREAN, "attributions": False}
+    quiet = client.post("/sentiment", json=quiet)
+    assert quiet.json()["warning"] == body["warning"]  # without attributions too
+    back = client.post("/sentiment", json={"model": "nsmc-bilstm", "text": "A moving film."})
+    assert "Korean" in back.json()["warning"] and "try imdb-bilstm" in back.json()["warning"]
+    explained = client.post("/explain/text", json={"model": "imdb-bilstm", "text": KOREAN}).json()
+    assert explained["warning"] == body["warning"]
+    assert 'class="litlab-warning"' in explained["html"] and "\ufffd" not in explained["html"]
+
+
+def test_the_web_apps_sentiment_words_show_the_warning(hub: ModelHub):
+    from litlab.serve.webapp import sentiment_html
+
+    page = sentiment_html(hub.sentiment("imdb-bilstm", KOREAN))
+    assert 'id="sentiment-warning"' in page and "try nsmc-bilstm" in page
+    assert "재미있는</span>" in page and "\ufffd" not in page
+    assert "sentiment-warning" not in sentiment_html(hub.sentiment("imdb-bilstm", "Great fun."))
 
 
 @pytest.mark.parametrize(

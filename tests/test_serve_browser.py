@@ -144,9 +144,25 @@ def test_sentiment_tab_shows_a_label_and_coloured_words(browser, server, tmp_pat
     body = {"model": "imdb-bilstm", "text": "A wonderful, moving film. The acting was great."}
     expected = httpx.post(f"{server}/sentiment", json=body, timeout=30).json()["label"]
     assert label.strip() == expected  # the API's label for the same text
-    assert "wonderful" in [w.strip() for w in words.all_inner_texts()]
+    assert "wonderful," in [w.strip() for w in words.all_inner_texts()]  # whole words
     assert "rgba(" in words.first.get_attribute("style")  # coloured by its attribution
+    assert page.locator("#sentiment-warning").count() == 0  # the model's own language
     _screenshot(page, tmp_path, "desktop-sentiment")
+
+
+def test_a_korean_review_for_the_english_model_warns_and_shows_whole_syllables(
+    browser, server, tmp_path
+):
+    page = _open(browser, server)
+    page.get_by_role("tab", name="Sentiment").click()
+    page.fill("#sentiment-text textarea", "정말 재미있는 영화였어요. 배우들의 연기가 훌륭했다.")
+    page.click("#sentiment-run")
+    warning = page.locator("#sentiment-warning")
+    warning.wait_for()
+    assert "English" in warning.inner_text() and "nsmc-bilstm" in warning.inner_text()
+    words = [w.strip() for w in page.locator("#sentiment-words span[title]").all_inner_texts()]
+    assert words[:2] == ["정말", "재미있는"] and not any("\ufffd" in w for w in words)
+    _screenshot(page, tmp_path, "desktop-sentiment-warning")
 
 
 def test_a_bad_input_shows_its_message_not_a_traceback(browser, server):

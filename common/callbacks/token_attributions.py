@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import lightning as L
+import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
 from litlab.common.attribution import describe, integrated_gradients
 from litlab.common.callbacks.base import FigureCallback
 from litlab.common.contracts import require
+from litlab.common.pieces import text_pieces, words_and_scores
 from litlab.common.protocols import TextData, TokenAttributionSource, TokenBatch
 from litlab.common.viz import token_attribution_figure, token_attribution_html
 
@@ -20,9 +22,10 @@ class TokenAttributionCallback(FigureCallback):
     ``num_texts`` fixed validation texts, explaining the predicted class against an all-padding
     baseline.
 
-    Logs, per text, a figure ``val/token_attributions/<i>`` (green tokens pushed towards the
+    Logs, per text, a figure ``val/token_attributions/<i>`` (green words pushed towards the
     prediction, red against) and the same as coloured HTML in the text tab
-    (``val/token_attributions_html/<i>``), both with the convergence delta. Works for LSTMs on
+    (``val/token_attributions_html/<i>``), both with the convergence delta. Scores are shown
+    on whole words (``common/pieces.py``: a word's tokens summed). Works for LSTMs on
     CUDA (cuDNN is switched off for the backward pass) and for transformer encoders.
     """
 
@@ -48,11 +51,12 @@ class TokenAttributionCallback(FigureCallback):
         )
         for i in range(len(ids)):
             n = int(lengths[i])
-            tokens = dm.token_strings(ids[i, :n])
+            words, scores = words_and_scores(text_pieces(dm, ids[i, :n], att.scores[i, :n]))
+            scores = torch.tensor(scores)
             text = describe(att, i, dm.classes, int(labels[i]))
             yield (
                 f"val/token_attributions/{i}",
-                token_attribution_figure(tokens, att.scores[i, :n], text),
+                token_attribution_figure(words, scores, text),
             )
-            html = token_attribution_html(tokens, att.scores[i, :n])
+            html = token_attribution_html(words, scores)
             yield f"val/token_attributions_html/{i}", f"<p>{text}</p><p>{html}</p>"

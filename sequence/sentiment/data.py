@@ -61,6 +61,7 @@ class IMDBDataModule(TextClassificationDataModule):
     """
 
     name = "imdb"
+    language = "en"  # what the language warning compares with (common/language.py)
 
     def read(self) -> TextSplits:
         folder = locate_dataset(
@@ -143,6 +144,7 @@ class SST2DataModule(TextClassificationDataModule):
     """
 
     name = "sst2"
+    language = "en"
 
     def read(self) -> TextSplits:
         files = _find_files(
@@ -176,6 +178,7 @@ class NSMCDataModule(TextClassificationDataModule):
     """
 
     name = "nsmc"
+    language = "ko"
     kind = "korean"
 
     def read(self) -> TextSplits:
