@@ -6,6 +6,7 @@
     litlab env                        what the machine can do and what the Trainer picks
     litlab baseline [--dataset ...]   scikit-learn baselines on the same splits (images, text)
     litlab explain --ckpt C --input F ... --out D   Grad-CAM / token attributions as files
+    litlab score --ckpt C | --model N --data F      a text classifier on your labelled file
     litlab generate --ckpt C --prompt "ROMEO:"      sample from a language model
     litlab chat --ckpt C [--user YOU --bot ROMEO]   talk with a model trained on dialogue
     litlab export --ckpt C --name N [--root models] copy a checkpoint into the model registry
@@ -241,6 +242,8 @@ EXTRA_COMMANDS = {
              "litlab.common.chat:main"),
     "explain": ("Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
                 "litlab.common.explain:main"),
+    "score": ("accuracy, F1 and confusion matrix of a text classifier on your labelled file",
+              "litlab.common.score:main"),
     "export": ("copy a checkpoint into the versioned model registry (models/<name>/v<N>/)",
                "litlab.common.registry_cli:export_main"),
     "models": ("list the models in the registry: versions, latest, kind, best score",
