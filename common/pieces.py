@@ -23,13 +23,15 @@ into, so any ``tokenizer.json`` works):
   characters are grouped into words and a space's score goes to the word it opens.
 
 Special tokens ([CLS], [SEP], <s>) stay pieces of their own (``special``); padding is
-dropped; a run of unknown tokens inside a word shows once, as the vocabulary spells it.
+dropped; a run of unknown tokens inside a word shows once, as the vocabulary spells it; text
+is shown NFC-normalised (uncased BERT splits a Hangul syllable into jamo: they join again).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -177,6 +179,7 @@ def _group(tokens: list[_Token], positions: list[int], scores: list[float]) -> l
     carry: tuple[list[int], float] = ([], 0.0)  # a whitespace-only word: given to the next
     for g in groups:
         full = b"".join(g["raw"]).decode("utf-8", errors="replace")  # whole characters now
+        full = unicodedata.normalize("NFC", full)  # BERT's jamo (NFD) back into syllables
         text = full.strip()
         pos, score = carry[0] + g["pos"], carry[1] + g["score"]
         if not text and not g["special"]:

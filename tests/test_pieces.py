@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import unicodedata
 from types import SimpleNamespace
 
 import pytest
@@ -88,6 +89,16 @@ def test_wordpiece_continuations_merge_and_specials_stay_apart():
     shown = "".join(p.shown for p in pieces)
     assert shown == "[CLS] the film playing. don't stop [UNK] [SEP]"  # as the decoder writes it
     assert sum(p.score for p in pieces) == len(row) - 2  # the two [PAD] dropped
+
+
+def test_uncased_berts_jamo_join_into_syllables_again():
+    """Uncased BERT's normaliser decomposes 정 into three jamo (NFD), each a WordPiece."""
+    jamo = [c if i == 0 else f"##{c}" for i, c in enumerate(unicodedata.normalize("NFD", "정"))]
+    vocab = {t: i for i, t in enumerate(["[UNK]", *jamo])}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tok.decoder = decoders.WordPiece()
+    pieces = readable_pieces(SimpleNamespace(tok=tok), [1, 2, 3], [1.0, 1.0, 1.0])
+    assert [(p.text, p.score) for p in pieces] == [("정", 3.0)]
 
 
 def test_metaspace_korean_bpe_merges_words_and_shows_unknown_runs_once(korean_bpe):
