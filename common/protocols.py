@@ -59,7 +59,7 @@ class DataDefines(Protocol):
     counting, as a text's characters; never in a property)."""
 
     @classmethod
-    def model_values(cls, init_args: dict[str, Any]) -> dict[str, int]:
+    def model_values(cls, init_args: dict[str, Any]) -> dict[str, int | str]:
         """E.g. ``{"num_classes": 10}`` or ``{"vocab_size": 8000, "block_size": 64}``."""
 
 

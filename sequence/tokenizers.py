@@ -167,6 +167,10 @@ def tokenizer_from_state(state: dict) -> CharTokenizer | SubwordTokenizer:
         return CharTokenizer(state["chars"], state.get("extra", ()))
     if state["kind"] == "subword":
         return SubwordTokenizer(Tokenizer.from_str(state["json"]))
+    if state["kind"] == "pretrained":  # a pretrained model's own (sequence/wordpiece.py)
+        from litlab.sequence.wordpiece import PretrainedTokenizer
+
+        return PretrainedTokenizer(Tokenizer.from_str(state["json"]))
     raise ValueError(f"unknown tokenizer state kind {state.get('kind')!r}")
 
 

@@ -28,7 +28,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from litlab.common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
-from litlab.common.errors import check_positive
+from litlab.common.errors import ConfigError, check_positive
+from litlab.common.hub import resolve_pretrained
 from litlab.common.protocols import TokenBatch, ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.common.tensor_cache import cached_object
@@ -40,6 +41,7 @@ from litlab.sequence.sentiment.batching import (
     unflatten,
 )
 from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
+from litlab.sequence.wordpiece import PretrainedTokenizer
 
 SPLITS = ("train", "val", "test")
 
@@ -57,6 +59,10 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         vocab_size: BPE vocabulary size (the model's ``vocab_size`` must be at least this).
         lowercase: lowercase before tokenizing (smaller vocabulary, "Great" = "great").
         bucket: length-bucketed training batches (less padding, faster on CPU).
+        pretrained_tokenizer: use this pretrained model's own tokenizer (``"minilm"``, a
+            Hugging Face folder or, online, a Hub name; see ``litlab.common.hub``) instead of
+            training a BPE; ``vocab_size`` and ``lowercase`` are then the model's. It also
+            names the model for the network (``model_name``), so a YAML says it once.
         subset: keep only this many (random) training and test texts: quick looks, smoke tests.
         seed: fixes the validation split (and the subset).
     """
@@ -78,6 +84,7 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         num_workers: int = 0,
         subset: int | None = None,
         seed: int = 0,
+        pretrained_tokenizer: str | None = None,
     ) -> None:
         super().__init__()
         check_positive(
@@ -88,6 +95,11 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
             vocab_size=vocab_size,
             subset=subset,
         )
+        if pretrained_tokenizer and max_length < 3:
+            raise ConfigError(
+                f"--data.init_args.max_length={max_length} leaves no room for a text between "
+                "the pretrained model's [CLS] and [SEP]: use at least 3"
+            )
         self.save_hyperparameters()
         self.root = resolve_data_root(root)
         self.tokenizer: SubwordTokenizer | None = None
@@ -140,21 +152,26 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         hp = self.hparams
         settings = (
             f"{self.name}|{self.kind}|{hp.vocab_size}|{hp.lowercase}|{hp.val_size}|{hp.seed}|"
-            f"{hp.subset}"
+            f"{hp.subset}|{hp.pretrained_tokenizer or ''}"
         )
         return (
             cache_dir("tokenizers")
             / f"{self.name}-{cache_key(*self._sources, extra=settings)}.json"
         )
 
-    def _train_tokenizer(self) -> SubwordTokenizer:
+    def _train_tokenizer(self) -> SubwordTokenizer | PretrainedTokenizer:
         texts, _ = self.texts("train")  # never the validation or test texts
         path = self._tokenizer_cache()
-        if path.exists():
+        if self.hparams.pretrained_tokenizer:  # the model's own; written out for the ids cache
+            tok = PretrainedTokenizer.from_folder(
+                resolve_pretrained(self.hparams.pretrained_tokenizer)
+            )
+        elif path.exists():
             return tokenizer_from_state({"kind": "subword", "json": path.read_text("utf-8")})
-        tok = SubwordTokenizer.train(
-            texts, self.hparams.vocab_size, kind=self.kind, lowercase=self.hparams.lowercase
-        )
+        else:
+            tok = SubwordTokenizer.train(
+                texts, self.hparams.vocab_size, kind=self.kind, lowercase=self.hparams.lowercase
+            )
         tmp = path.with_suffix(".partial")
         tmp.write_text(tok.state()["json"], encoding="utf-8")
         tmp.replace(path)  # never a half-written cache file
@@ -195,15 +212,19 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         return {s: unflatten(v.tolist(), o.tolist()) for s, (v, o) in flat.items()}
 
     def _truncate(self, ids: list[int]) -> list[int]:
-        m = self.hparams.max_length
+        """At most ``max_length`` ids, a pretrained model's ``[CLS]``/``[SEP]`` included."""
+        m = self.hparams.max_length - getattr(self.tokenizer, "n_special", 0)
         if len(ids) <= m:
-            return ids or [self.tokenizer.unk_id]  # an empty text is one unknown token
-        if self.hparams.truncation == "head":
-            return ids[:m]
-        if self.hparams.truncation == "tail":
-            return ids[-m:]
-        head = m // 4
-        return ids[:head] + ids[len(ids) - (m - head) :]
+            kept = ids or [self.tokenizer.unk_id]  # an empty text is one unknown token
+        elif self.hparams.truncation == "head":
+            kept = ids[:m]
+        elif self.hparams.truncation == "tail":
+            kept = ids[-m:]
+        else:
+            head = m // 4
+            kept = ids[:head] + ids[len(ids) - (m - head) :]
+        add_special = getattr(self.tokenizer, "add_special", None)
+        return add_special(kept) if add_special is not None else kept
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         return [self._truncate(ids) for ids in self.tokenizer.encode_batch(texts)]
@@ -247,8 +268,12 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
     @classmethod
     def model_values(cls, init_args: dict) -> dict[str, int]:
         """The classes and the BPE vocabulary size (LitlabCLI fills them into the model)."""
-        values = {"num_classes": len(cls.classes)}
-        if init_args.get("vocab_size"):
+        values: dict[str, int | str] = {"num_classes": len(cls.classes)}
+        name = init_args.get("pretrained_tokenizer")
+        if name:  # the pretrained model's vocabulary, and its name for the network
+            tok = PretrainedTokenizer.from_folder(resolve_pretrained(name))
+            values.update(vocab_size=tok.vocab_size, model_name=str(name))
+        elif init_args.get("vocab_size"):
             values["vocab_size"] = int(init_args["vocab_size"])
         return values
 
