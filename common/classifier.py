@@ -100,6 +100,10 @@ class Classifier(L.LightningModule):
         """A batch's inputs -> logits (B, num_classes), through the compiled net if any."""
         raise NotImplementedError
 
+    def param_groups(self) -> list[dict]:
+        """The optimizer's parameter groups; weight decay on matrices only by default."""
+        return decay_groups(self, self.hparams.weight_decay)
+
     def configure_optimizer(self, groups: list[dict]) -> torch.optim.Optimizer:
         """The optimizer for the parameter groups of ``decay_groups``; AdamW by default."""
         return torch.optim.AdamW(groups, lr=self.hparams.lr)
@@ -170,7 +174,7 @@ class Classifier(L.LightningModule):
         self._log_per_class("test")
 
     def configure_optimizers(self) -> dict[str, Any]:
-        opt = self.configure_optimizer(decay_groups(self, self.hparams.weight_decay))
+        opt = self.configure_optimizer(self.param_groups())
         steps = self.trainer.estimated_stepping_batches
         hp = self.hparams
         return step_schedule(opt, hp.scheduler, steps, hp.warmup, self.final_div_factor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -25,6 +26,37 @@ def decay_groups(module: nn.Module, weight_decay: float) -> list[dict]:
         },
         {"name": "norms_biases", "params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
+
+
+def layer_decay_groups(
+    module: nn.Module,
+    weight_decay: float,
+    lr: float,
+    layer_decay: float,
+    depth: Callable[[str], int],
+    n_depths: int,
+) -> list[dict]:
+    """Layer-wise learning-rate decay (ULMFiT's discriminative rates; the usual BERT
+    fine-tuning recipe): a parameter at ``depth(name)`` (0 = the embeddings, ``n_depths`` =
+    the new head) learns at ``lr * layer_decay ** (n_depths - depth)``, so the layers that
+    hold the most general knowledge move least. Split as :func:`decay_groups` within each
+    depth; groups are named ``weights/depth3``, ... for the learning-rate monitor."""
+    groups: dict[tuple[int, str], dict] = {}
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            continue
+        d, kind = depth(name), "weights" if p.ndim >= 2 else "norms_biases"
+        group = groups.setdefault(
+            (d, kind),
+            {
+                "name": f"{kind}/depth{d}",
+                "params": [],
+                "weight_decay": weight_decay if kind == "weights" else 0.0,
+                "lr": lr * layer_decay ** (n_depths - d),
+            },
+        )
+        group["params"].append(p)
+    return [groups[k] for k in sorted(groups)]
 
 
 def compiled(net: nn.Module) -> nn.Module:

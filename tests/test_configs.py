@@ -66,6 +66,11 @@ def test_there_is_a_config_for_each_transformer_experiment_the_issue_names():
         "imdb_transformer",
         "nsmc_transformer",
         "shakespeare_chat",
+        "sst2_minilm",
+        "imdb_minilm",
+        "imdb_minilm_cpu",
+        "nsmc_mlm",
+        "nsmc_finetune",
     }
     assert expected <= names
 
@@ -89,6 +94,8 @@ def test_config_runs_with_fast_dev_run(config: Path, tiny_root: Path, in_tmp: Pa
     ]
     if "cifar100" in cfg["data"]["class_path"].lower():
         args[-2] = "--data.init_args.val_size=100"
+    if cfg["model"].get("init_args", {}).get("pretrained"):  # a warm start: its own test
+        args.append("--model.init_args.pretrained=null")  # (tests/test_pretrained.py)
     cli = litlab(args)  # raises on any wiring error: wrong class path, shape mismatch, callback
     assert cli.trainer.state.finished and cli.trainer.global_step == 1  # one real training step
 

@@ -12,6 +12,7 @@ from litlab.common.callbacks.forecast_plot import ForecastPlotCallback
 from litlab.common.callbacks.gradcam import GradCamCallback
 from litlab.common.callbacks.gradient_flow import GradientFlowCallback
 from litlab.common.callbacks.prediction_grid import PredictionGridCallback
+from litlab.common.callbacks.staged_unfreeze import StagedUnfreeze
 from litlab.common.callbacks.text_samples import TextSampleCallback
 from litlab.common.callbacks.token_attributions import TokenAttributionCallback
 
@@ -25,6 +26,7 @@ __all__ = [
     "GradCamCallback",
     "GradientFlowCallback",
     "PredictionGridCallback",
+    "StagedUnfreeze",
     "TextSampleCallback",
     "TokenAttributionCallback",
 ]

@@ -13,12 +13,16 @@ Logged keys: those of ``Classifier`` plus ``val/f1``, ``val/auroc`` and the same
 
 from __future__ import annotations
 
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
 
 from litlab.common.classifier import Classifier, Schedule
+from litlab.common.errors import check_positive
+from litlab.common.optim import layer_decay_groups
 from litlab.common.protocols import TokenBatch
+from litlab.common.warm_start import WarmStart, check_tokenizer, warm_start
 
 
 class TextClassifier(Classifier):
@@ -36,6 +40,12 @@ class TextClassifier(Classifier):
         warmup: fraction of training spent warming up (onecycle).
         label_smoothing: cross-entropy label smoothing.
         compile: ``torch.compile`` the network for the steps.
+        layer_decay: layer-wise learning-rate decay for a network with ``layer_depth`` (a
+            pretrained encoder): depth ``d`` of ``n`` learns at ``lr * layer_decay ** (n - d)``;
+            1.0: one learning rate for all.
+        pretrained: start the network from a pretraining run's weights (a checkpoint or a run
+            folder, see ``litlab.common.warm_start``); loaded when fitting starts, and the
+            report of what was and was not loaded is printed.
     """
 
     def __init__(
@@ -48,10 +58,31 @@ class TextClassifier(Classifier):
         warmup: float = 0.1,
         label_smoothing: float = 0.0,
         compile: bool = False,
+        layer_decay: float = 1.0,
+        pretrained: str | None = None,
     ) -> None:
         super().__init__(
             net, num_classes, lr, weight_decay, scheduler, warmup, label_smoothing, compile
         )
+        check_positive("--model.init_args", layer_decay=layer_decay)
+        self.warm_start: WarmStart | None = None
+
+    def setup(self, stage: str) -> None:
+        # before a resumed run restores its own weights (Lightning restores after setup), and
+        # never when a trained checkpoint is loaded for explain/serve (no setup there)
+        if stage == "fit" and self.hparams.pretrained and self.warm_start is None:
+            self.warm_start = warm_start(self.net, self.hparams.pretrained)
+            check_tokenizer(self.warm_start, getattr(self.trainer, "datamodule", None))
+            rank_zero_info(self.warm_start.summary())
+
+    def param_groups(self) -> list[dict]:
+        hp = self.hparams
+        if hp.layer_decay == 1.0 or not hasattr(self.net, "layer_depth"):
+            return super().param_groups()
+        return layer_decay_groups(
+            self.net, hp.weight_decay, hp.lr, hp.layer_decay, self.net.layer_depth,
+            self.net.n_depths,
+        )  # fmt: skip
 
     def eval_metrics(self, num_classes: int) -> MetricCollection:
         return MetricCollection(
