@@ -3,6 +3,7 @@
     litlab baseline                       # MNIST and CIFAR-10, all models, writes results/
     litlab baseline --dataset mnist --models logreg
     litlab baseline --dataset imdb        # TF-IDF + logistic regression (also sst2, nsmc, text)
+    litlab baseline --dataset sst2 --text-models minilm_logreg  # frozen MiniLM embeddings + LR
 
 Each model is trained on the deep models' training split (train minus the validation
 images, same seed) and scored on the test set. The comparison table puts the best deep run
@@ -26,7 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from litlab.common.errors import CommandParser, ConfigError
-from litlab.experiments.text_baselines import TEXT_DATASETS, run_text_baselines
+from litlab.experiments.text_baselines import TEXT_DATASETS, TEXT_MODELS, run_text_baselines
 from litlab.vision.data import CIFAR10DataModule, ImageDataModule, MNISTDataModule
 
 DATASETS: dict[str, type[ImageDataModule]] = {
@@ -142,6 +143,14 @@ def main(argv: list[str] | None = None) -> None:
         help="all: the image data sets; text: imdb, sst2 and nsmc",
     )
     parser.add_argument("--models", nargs="+", choices=list(_models(0)), default=list(_models(0)))
+    parser.add_argument(
+        "--text-models",
+        nargs="+",
+        choices=TEXT_MODELS,
+        default=["tfidf_logreg"],
+        help="text baselines: TF-IDF + logistic regression, and/or frozen pretrained MiniLM "
+        "sentence embeddings + logistic regression (extra [transfer])",
+    )
     parser.add_argument("--root", default=None, help="data root (default $DATA_DIR, else ./data)")
     parser.add_argument(
         "--val-size", type=int, default=None, help="as in the experiments (5000 images, 2000 texts)"
@@ -170,13 +179,14 @@ def main(argv: list[str] | None = None) -> None:
         rows = []
         for d in datasets:
             if d in TEXT_DATASETS:
-                rows += run_text_baselines(d, args.root, args.val_size or 2000)
+                rows += run_text_baselines(d, args.root, args.val_size or 2000, args.text_models)
             else:
                 rows += run_baselines(d, args.models, args.root, args.val_size or 5000)
         previous = out / "baselines.json"
         if previous.exists():  # keep the other data sets' rows
             old = json.loads(previous.read_text())["baselines"]
-            rows = [r for r in old if r["dataset"] not in datasets] + rows
+            done = {(r["dataset"], r["model"]) for r in rows}
+            rows = [r for r in old if (r["dataset"], r["model"]) not in done] + rows
     deep = deep_results(Path(args.logs))
     out.mkdir(parents=True, exist_ok=True)
     (out / "baselines.json").write_text(json.dumps({"baselines": rows, "deep": deep}, indent=2))

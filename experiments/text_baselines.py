@@ -31,7 +31,7 @@ TEXT_DATASETS: dict[str, type[TextClassificationDataModule]] = {
     "sst2": SST2DataModule,
     "nsmc": NSMCDataModule,
 }
-TEXT_MODELS = ["tfidf_logreg"]
+TEXT_MODELS = ["tfidf_logreg", "minilm_logreg"]
 
 
 def tfidf_logreg(seed: int = 0, C: float = 4.0, max_features: int = 300_000) -> Pipeline:
@@ -53,9 +53,25 @@ def tfidf_logreg(seed: int = 0, C: float = 4.0, max_features: int = 300_000) -> 
 
 
 def run_text_baselines(
-    dataset: str, root: str | None, val_size: int = 2000, seed: int = 0
+    dataset: str,
+    root: str | None,
+    val_size: int = 2000,
+    models: list[str] | None = None,
+    seed: int = 0,
 ) -> list[dict]:
-    """Fit the TF-IDF baseline on ``dataset``'s training split; one result row."""
+    """Fit the text baselines (``TEXT_MODELS``) on ``dataset``'s training split; one row each."""
+    models = models or ["tfidf_logreg"]
+    rows = []
+    if "minilm_logreg" in models:  # experiments/embedding_baselines.py; needs the [transfer] extra
+        from litlab.experiments.embedding_baselines import run_embedding_baseline
+
+        rows += run_embedding_baseline(TEXT_DATASETS[dataset], root, val_size, seed=seed)
+    if "tfidf_logreg" in models:
+        rows += _tfidf_baseline(dataset, root, val_size, seed)
+    return rows
+
+
+def _tfidf_baseline(dataset: str, root: str | None, val_size: int, seed: int) -> list[dict]:
     # the DataModule's defaults (val_size 2000, split seed 0) are those of every experiment
     dm = TEXT_DATASETS[dataset](root=root, val_size=val_size, seed=0)
     x_train, y_train = dm.texts("train")
