@@ -52,9 +52,10 @@ def mask_tokens(
         return torch.rand(shape, generator=generator)
 
     chosen = (draw(ids.shape) < mask_prob) & real
-    # at least one chosen token per text, so every text contributes to the loss
+    # at least one chosen token per text, so every text contributes to the loss (not in an
+    # empty one: its position 0 is padding)
     first = torch.where(chosen.any(dim=1), -1, (draw(lengths.shape) * lengths).long())
-    rows = torch.nonzero(first >= 0).flatten()
+    rows = torch.nonzero((first >= 0) & (lengths > 0)).flatten()
     chosen[rows, first[rows]] = True
     targets = torch.where(chosen, ids, torch.full_like(ids, -100))
     roll = draw(ids.shape)
