@@ -31,6 +31,18 @@ class WarmStart:
     not_loaded: list[str] = field(default_factory=list)  # in the net, not in the checkpoint
     unused: list[str] = field(default_factory=list)  # in the checkpoint's net, not in ours
     tokenizer: dict | None = None  # the pretraining run's tokenizer state, if it kept one
+    clashes: dict[str, tuple] = field(default_factory=dict)  # name -> (their, our shape)
+
+    def check_shapes(self) -> None:
+        """Refuse a warm start that would silently leave encoder weights fresh because a
+        setting (``vocab_size``, ``d_model``, ...) differs from the pretraining run's."""
+        if self.clashes:
+            name, (theirs, ours) = next(iter(self.clashes.items()))
+            raise ConfigError(
+                f"{self.source} holds {', '.join(list(self.clashes)[:3])} in another shape than "
+                f"this network (e.g. {name}: {theirs} vs {ours}): build the net and the data "
+                "(vocab_size, d_model, ...) with the pretraining run's settings"
+            )
 
     def summary(self) -> str:
         rest = ""
@@ -80,6 +92,12 @@ def warm_start(net: nn.Module, path: str | Path, prefix: str = "net.") -> WarmSt
         else:
             report.not_loaded.append(name)
     report.unused = sorted(set(theirs) - set(matched))
+    # same name, another shape: a setting differs (the head may: another number of classes)
+    report.clashes = {
+        n: (tuple(theirs[n].shape), tuple(ours[n].shape))
+        for n in report.not_loaded
+        if n in theirs and not n.startswith("head.")
+    }
     if not matched:
         raise ConfigError(
             f"{source} holds no weights for this network (no tensor under '{prefix}' matches "

@@ -196,3 +196,16 @@ def test_warm_start_loads_every_encoder_weight_and_names_the_rest(tiny_bert: Pat
     for k in encoder:
         assert torch.equal(target.state_dict()[k], source.net.state_dict()[k])
     assert "head.weight" in report.summary()
+
+
+def test_warm_start_refuses_encoder_weights_of_another_shape(tiny_bert: Path, tmp_path):
+    """A setting that differs from the pretraining run's (here the width) must not leave the
+    encoder silently fresh: the report names the clash and check_shapes refuses it."""
+    wide = write_tiny_bert(tmp_path / "wide", hidden=48, heads=2)
+    source = TextClassifier(PretrainedClassifier(str(wide)))
+    path = tmp_path / "wide.ckpt"
+    torch.save({"state_dict": source.state_dict()}, path)
+    report = warm_start(PretrainedClassifier(str(tiny_bert)), path)
+    assert "encoder.embeddings.word_embeddings.weight" in report.clashes
+    with pytest.raises(ConfigError, match="another shape"):
+        report.check_shapes()

@@ -73,6 +73,7 @@ class TextClassifier(Classifier):
         if stage == "fit" and self.hparams.pretrained and self.warm_start is None:
             self.warm_start = warm_start(self.net, self.hparams.pretrained)
             check_tokenizer(self.warm_start, getattr(self.trainer, "datamodule", None))
+            self.warm_start.check_shapes()
             rank_zero_info(self.warm_start.summary())
 
     def param_groups(self) -> list[dict]:
