@@ -195,7 +195,7 @@ def attention_figure(
     keys: Sequence[str],
     queries: Sequence[str] | None = None,
     title: str = "",
-    max_heads: int = 8,
+    max_heads: int = 12,  # every head of BERT-base and MiniLM
 ) -> Figure:
     """One heat map per head: ``weights`` (heads, Tq, Tk); rows attend to columns.
 
