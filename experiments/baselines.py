@@ -194,6 +194,10 @@ def main(argv: list[str] | None = None) -> None:
             done = {(r["dataset"], r["model"]) for r in rows}
             rows = [r for r in old if (r["dataset"], r["model"]) not in done] + rows
     deep = deep_results(Path(args.logs))
+    if (out / "baselines.json").is_file():  # runs whose logs are gone here keep their row
+        found = {(r["dataset"], r["model"]) for r in deep}
+        old_deep = json.loads((out / "baselines.json").read_text()).get("deep", [])
+        deep = [r for r in old_deep if (r["dataset"], r["model"]) not in found] + deep
     out.mkdir(parents=True, exist_ok=True)
     (out / "baselines.json").write_text(json.dumps({"baselines": rows, "deep": deep}, indent=2))
     table = comparison_markdown(rows, deep)

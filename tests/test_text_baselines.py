@@ -64,3 +64,17 @@ def test_frozen_minilm_embeddings_baseline_sits_beside_tfidf(tiny_root, in_tmp, 
     baselines.main(args)  # TF-IDF alone again: the MiniLM row stays
     models = [r["model"] for r in json.loads((out / "baselines.json").read_text())["baselines"]]
     assert sorted(models) == ["minilm_logreg", "tfidf_logreg"]
+
+
+def test_deep_rows_of_runs_whose_logs_are_gone_are_kept(in_tmp):
+    """A fresh clone has no logs/: the table keeps the deep results measured before."""
+    out = in_tmp / "results"
+    out.mkdir()
+    deep = {"dataset": "mnist", "model": "mnist_cnn", "test_acc": 0.9951, "run": "gone"}
+    base = {"dataset": "mnist", "model": "logreg", "test_acc": 0.9258}
+    (out / "baselines.json").write_text(json.dumps({"baselines": [base], "deep": [deep]}))
+    baselines.main(["--table-only", "--out", str(out), "--logs", str(in_tmp / "no-logs")])
+    assert json.loads((out / "baselines.json").read_text())["deep"] == [deep]
+    assert "| mnist | mnist_cnn | deep (litlab) | 99.51 % | +6.93 points |" in (
+        out / "baselines.md"
+    ).read_text()
