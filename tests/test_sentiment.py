@@ -189,7 +189,7 @@ def test_explain_on_a_sentiment_checkpoint_writes_attributions(imdb_run, tmp_pat
         for suffix in (".attributions.png", ".attributions.html", ".attention-pool.png"):
             assert (out / f"{stem}{suffix}").stat().st_size > 0, stem + suffix
     page = (out / "reviews-0.attributions.html").read_text(encoding="utf-8")
-    assert "wonderful</span>" in page and "<br" not in page
+    assert "wonderful,</span>" in page and "<br" not in page  # whole words, with their comma
     predictions = json.loads((out / "predictions.json").read_text())
     # each line's classes and probabilities are the model's own, likeliest first
     model, data = load_trained(imdb_run / "checkpoints" / "best.ckpt")
