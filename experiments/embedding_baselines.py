@@ -22,8 +22,9 @@ from tqdm.auto import tqdm
 
 from litlab.common.data import cache_dir, cache_key
 from litlab.common.tensor_cache import cached_object
+from litlab.sequence.sentiment.batching import pad_tokens
 from litlab.sequence.sentiment.text_classification import TextClassificationDataModule
-from litlab.transformer.pretrained import load_encoder
+from litlab.transformer.pretrained import PretrainedClassifier, load_encoder
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)
 
@@ -41,13 +42,9 @@ def embed(
     out = torch.empty(len(rows), encoder.config.hidden_size)
     for start in tqdm(range(0, len(rows), batch_size), desc=desc, unit="batch", leave=False):
         idx = order[start : start + batch_size]
-        longest = max(len(rows[i]) for i in idx)
-        ids = torch.full((len(idx), longest), pad_id, dtype=torch.long)
-        mask = torch.zeros(len(idx), longest, dtype=torch.long)
-        for j, i in enumerate(idx):
-            ids[j, : len(rows[i])] = torch.tensor(rows[i])
-            mask[j, : len(rows[i])] = 1
-        h = encoder(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, C)
+        ids, lengths = pad_tokens([rows[i] for i in idx], pad_id)  # (B, T), (B,)
+        mask = PretrainedClassifier.mask(ids, lengths)
+        h = encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, T, C)
         m = mask[..., None].float()
         pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)
         out[idx] = torch.nn.functional.normalize(pooled, dim=-1)

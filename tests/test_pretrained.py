@@ -209,3 +209,20 @@ def test_warm_start_refuses_encoder_weights_of_another_shape(tiny_bert: Path, tm
     assert "encoder.embeddings.word_embeddings.weight" in report.clashes
     with pytest.raises(ConfigError, match="another shape"):
         report.check_shapes()
+
+
+def test_embedding_baseline_features_are_minilms_sentence_embeddings():
+    """experiments/embedding_baselines.embed (padded batches sorted by length) gives what
+    sentence-transformers gives, text by text, in the original order."""
+    from litlab.experiments.embedding_baselines import embed
+    from litlab.transformer.pretrained import load_encoder
+
+    st = pytest.importorskip("sentence_transformers")
+    folder = resolve_pretrained("minilm")
+    tok = PretrainedTokenizer.from_folder(folder)
+    texts = ["A long sentence about the stock market and the traders who worried.", "ok", "Fun!"]
+    rows = [tok.add_special(tok.encode(t)) for t in texts]
+    ours = embed(load_encoder("minilm").eval(), rows, tok.pad_id, batch_size=2)
+    reference = st.SentenceTransformer(str(folder), device="cpu")
+    theirs = torch.as_tensor(reference.encode(texts, normalize_embeddings=True))
+    assert torch.allclose(ours, theirs, atol=1e-4)
