@@ -56,15 +56,15 @@ def find_checkpoint(path: str | Path) -> Path:
     path = Path(path).expanduser()
     if path.is_file():
         return path
-    if path.is_dir():
-        found = sorted(
-            path.glob("version_*/checkpoints/best.ckpt"),
-            key=lambda p: int(p.parts[-3].split("_")[-1]) if p.parts[-3][8:].isdigit() else -1,
-        )
-        if (path / "checkpoints" / "best.ckpt").is_file():
-            found.append(path / "checkpoints" / "best.ckpt")
-        if found:
-            return found[-1]
+    if (path / "checkpoints" / "best.ckpt").is_file():  # a version_N folder itself
+        return path / "checkpoints" / "best.ckpt"
+
+    def version(p: Path) -> str:
+        return p.parts[-3].removeprefix("version_")
+
+    runs = [p for p in path.glob("version_*/checkpoints/best.ckpt") if version(p).isdigit()]
+    if runs:
+        return max(runs, key=lambda p: int(version(p)))
     raise ConfigError(
         f"--model.init_args.pretrained={str(path)!r}: no checkpoint there (pass a .ckpt file or "
         "a run folder holding version_N/checkpoints/best.ckpt; run the pretraining first)"
