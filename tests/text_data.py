@@ -103,6 +103,32 @@ def write_nsmc(root: Path, n_train: int = 48, n_test: int = 16) -> Path:
     return folder
 
 
+CHAT_KO = [  # (question, answer, label): a few pairs, repeated with variations below
+    ("오늘 너무 힘들어", "푹 쉬세요.", "1"),
+    ("배고파", "맛있게 드세요.", "0"),
+    ("여행 가고 싶다", "여행은 언제나 좋죠.", "0"),
+    ("헤어졌어", "마음이 아프네요.", "1"),
+    ("좋아하는 사람이 생겼어", "설레겠어요.", "2"),
+    ("잠이 안 와", "따뜻한 우유 한 잔 어때요?", "0"),
+]
+
+
+def write_chatbot(root: Path, n: int = 60) -> Path:
+    """chat/ChatbotData.csv: UTF-8 "Q,A,label" with a header, as songys/Chatbot_data (one
+    label "2   " with trailing spaces, as in the real file)."""
+    rng = random.Random(4)
+    folder = root / "chat"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "ChatbotData.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["Q", "A", "label"])
+        for i in range(n):
+            q, a, label = CHAT_KO[i % len(CHAT_KO)]
+            suffix = rng.choice(["", " 진짜", " 요즘", " 정말", " 너무"]) + f" {i}"
+            w.writerow([q + suffix, a, "2   " if i == n - 1 else label])
+    return folder
+
+
 def write_timeseries(root: Path) -> Path:
     """timeseries/airline_passengers.csv (Date,Passengers; 144 months) and sunspots.csv
     ("YEAR","SUNACTIVITY"; 309 years): trend times seasonality, and an 11-year cycle."""
@@ -127,5 +153,6 @@ def write_all_text(root: Path) -> Path:
     write_imdb(root)
     write_sst2(root)
     write_nsmc(root)
+    write_chatbot(root)
     write_timeseries(root)
     return root
