@@ -26,6 +26,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, MinMetric
 
@@ -33,6 +34,14 @@ from litlab.common.attribution import evaluating
 from litlab.common.errors import check_positive
 from litlab.common.loggers import log_hparams
 from litlab.common.optim import compiled, decay_groups, step_schedule
+from litlab.common.warm_start import WarmStart, check_tokenizer, warm_start
+
+IGNORE_INDEX = -100  # F.cross_entropy's default ignore_index: a target that carries no loss
+
+
+def counted(targets: Tensor) -> int:
+    """How many targets carry loss: the weight of a batch's mean loss in an epoch's mean."""
+    return int((targets != IGNORE_INDEX).sum())
 
 
 class LanguageModel(L.LightningModule):
@@ -48,6 +57,12 @@ class LanguageModel(L.LightningModule):
         min_lr_ratio: final learning rate as a fraction of ``lr``.
         compile: run training and validation through ``torch.compile(net)`` (a GPU speed-up;
             the weights, checkpoints and generation stay those of the plain ``net``).
+        pretrained: start the net from another language-model run's weights (a checkpoint
+            or a run folder, ``common/warm_start.py``) when fitting starts; the data's
+            tokenizer must be that run's.
+
+    Targets equal to ``IGNORE_INDEX`` (-100) carry no loss (e.g. a chat question's tokens,
+    padding); every mean is over the targets that count, so ``val/loss`` is per real token.
     """
 
     def __init__(
@@ -59,11 +74,13 @@ class LanguageModel(L.LightningModule):
         warmup_steps: int = 100,
         min_lr_ratio: float = 0.1,
         compile: bool = False,
+        pretrained: str | None = None,
     ) -> None:
         super().__init__()
         check_positive("--model.init_args", lr=lr)
         self.save_hyperparameters()
         self.net = net
+        self.warm_start: WarmStart | None = None
         # set in configure_model; kept outside the module tree so state_dict keys stay net.*
         self._compiled: nn.Module | None = None
         # the tokenizer's vocabulary size, set from the data at fit time and saved with the
@@ -71,6 +88,14 @@ class LanguageModel(L.LightningModule):
         self.register_buffer("vocab_limit", torch.tensor(0))
         self.val_loss = MeanMetric()
         self.val_loss_best = MinMetric()
+
+    def setup(self, stage: str) -> None:
+        # before a resumed run restores its own weights; never when a checkpoint is loaded
+        if stage == "fit" and self.hparams.get("pretrained") and self.warm_start is None:
+            self.warm_start = warm_start(self.net, self.hparams.pretrained)
+            check_tokenizer(self.warm_start, getattr(self.trainer, "datamodule", None))
+            self.warm_start.check_shapes()
+            rank_zero_info(self.warm_start.summary())
 
     def configure_model(self) -> None:
         if self.hparams.compile and self._compiled is None:
@@ -108,12 +133,12 @@ class LanguageModel(L.LightningModule):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss = self.loss(*batch)
-        self.val_loss.update(loss, weight=batch[1].numel())
+        self.val_loss.update(loss, weight=counted(batch[1]))
         return loss
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss = self.loss(*batch)
-        self.log("test/loss", loss, on_epoch=True)
+        self.log("test/loss", loss, on_epoch=True, batch_size=counted(batch[1]))
         return loss
 
     def _bits_name(self) -> str:
