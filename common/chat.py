@@ -3,6 +3,9 @@
     litlab chat --ckpt logs/transformer/shakespeare_chat/version_0/checkpoints/best.ckpt \\
         [--user YOU] [--bot ROMEO] [--temperature 0.8] [--top-k 40] [--max-new-tokens 300]
 
+The speaker names default to the data's ``default_speakers`` where it has them (the Korean
+chatbot's 사용자 / 챗봇), else YOU and ROMEO.
+
 Each reply is sampled after a prompt made of the conversation so far, your turn and the
 bot's speaker tag (``... YOU: hello\\nROMEO:``), and ends at the turn boundary (or after
 ``max_new_tokens``): the model's guess at the next speaker is never shown. The prompt is
@@ -12,7 +15,9 @@ is too long keeps its end). ``ChatSession`` is the part serve/ reuses.
 Needs a LightningModule with ``generate`` / ``generate_iter`` (``LanguageModelSource``) and a
 DataModule that implements ``DialogueData`` (``common/protocols.py``), e.g. a
 ``ShakespeareDataModule`` with ``format: dialogue``. Exit status 0, or 2 with one line for a
-checkpoint that is not a dialogue language model.
+checkpoint that is not a dialogue language model, and, on piped input, for a message the
+model cannot read (empty, or only characters its vocabulary lacks, such as emoji); typed at
+a terminal, such a message gets the same line and the conversation goes on.
 """
 
 from __future__ import annotations
@@ -34,6 +39,16 @@ from litlab.common.protocols import DialogueData, LanguageModelSource
 ASCII_LOOKALIKES = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "--"}
 )
+DEFAULT_SPEAKERS = ("YOU", "ROMEO")  # for data without its own ``default_speakers``
+
+
+class UnreadableMessage(ValueError):
+    """A user turn with nothing the model can read: empty, or only unknown characters."""
+
+
+def default_speakers(data: object) -> tuple[str, str]:
+    """The (user, bot) names a DialogueData suggests, else YOU and ROMEO."""
+    return tuple(getattr(data, "default_speakers", None) or DEFAULT_SPEAKERS)
 
 
 class ChatSession:
@@ -42,7 +57,8 @@ class ChatSession:
     Args:
         model: a ``LanguageModelSource`` (``block_size``, if it has one, bounds the prompt).
         data: a ``DialogueData`` whose tokenizer and turn format the model was trained on.
-        user, bot: the speaker names of the two sides (they must be spellable).
+        user, bot: the speaker names of the two sides (they must be spellable); None: the
+            data's ``default_speakers``, else YOU and ROMEO.
         max_new_tokens: the longest reply, in tokens.
         temperature, top_k, top_p: sampling (``common/sampling.py``); temperature 0 is greedy.
         seed: seeds the sampler once, so a whole conversation is reproducible.
@@ -52,8 +68,8 @@ class ChatSession:
         self,
         model: LanguageModelSource,
         data: DialogueData,
-        user: str = "YOU",
-        bot: str = "ROMEO",
+        user: str | None = None,
+        bot: str | None = None,
         max_new_tokens: int = 300,
         temperature: float = 0.8,
         top_k: int | None = 40,
@@ -71,8 +87,9 @@ class ChatSession:
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
         self.model, self.data, self.tokenizer = model, data, data.tokenizer
-        self.user, self.bot = user, bot
-        for name in (user, bot):
+        defaults = default_speakers(data)
+        self.user, self.bot = user or defaults[0], bot or defaults[1]
+        for name in (self.user, self.bot):
             if not self.spells(data.speaker_tag(name)):
                 raise ValueError(f"the name {name!r} cannot be spelled in its vocabulary")
         self.max_new_tokens = max_new_tokens
@@ -87,10 +104,11 @@ class ChatSession:
 
     def spells(self, text: str) -> bool:
         try:
-            self.tokenizer.encode(text)
-            return True
+            ids = self.tokenizer.encode(text)
         except ValueError:  # a character tokenizer meets a character it never saw
             return False
+        unk = getattr(self.tokenizer, "unk_id", None)  # a subword one encodes it as <unk>
+        return unk is None or unk not in ids
 
     def clean(self, text: str) -> str:
         """``text`` with curly quotes and accents made plain (é -> e) and characters the
@@ -108,6 +126,20 @@ class ChatSession:
                 dropped[ch] = None  # a dict keeps each character once, in order
         self.dropped = list(dropped)
         return "".join(kept)
+
+    def user_turn(self, text: str) -> str:
+        """``text`` cleaned (``clean``); UnreadableMessage when nothing readable is left.
+        Cheap: a server calls it before it starts streaming, to answer with a 4xx."""
+        if not text.strip():
+            raise UnreadableMessage("the message is empty: type something to say")
+        cleaned = self.clean(text)
+        if not cleaned.strip():
+            left_out = " ".join(self.dropped)
+            raise UnreadableMessage(
+                f"the message holds no character this model knows (left out: {left_out}); "
+                "write it in the model's language"
+            )
+        return cleaned
 
     # --- the prompt -----------------------------------------------------------------------
 
@@ -139,7 +171,7 @@ class ChatSession:
     def stream(self, text: str) -> Iterator[str]:
         """Add the user's turn, then yield the bot's reply in pieces as it is sampled; both
         join the history once the reply is complete."""
-        turns = [*self.history, (self.user, self.clean(text))]
+        turns = [*self.history, (self.user, self.user_turn(text))]
         ids = torch.tensor([self.prompt_ids(turns)], dtype=torch.long)
         ids = ids.to(getattr(self.model, "device", "cpu"))
         pieces: list[str] = []
@@ -178,8 +210,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="litlab chat", description="talk with a language model trained on dialogue"
     )
     p.add_argument("--ckpt", required=True, help="a checkpoint of a dialogue-trained model")
-    p.add_argument("--user", default="YOU", help="your speaker name in the conversation")
-    p.add_argument("--bot", default="ROMEO", help="the model's speaker name")
+    p.add_argument("--user", default=None, help="your speaker name (default: the data's)")
+    p.add_argument("--bot", default=None, help="the model's speaker name (default: the data's)")
     p.add_argument("--max-new-tokens", type=int, default=300, help="longest reply, in tokens")
     p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (deterministic)")
     p.add_argument("--top-k", type=int, default=40, help="sample among the k likeliest; 0: all")
@@ -217,11 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         return _fail(f"cannot chat with {args.ckpt}: {err}")
     echo = not sys.stdin.isatty()  # piped input: show it, so the transcript reads as a chat
-    print(f"Talking with {args.bot}. Leave with 'quit', Ctrl-D or Ctrl-C.", flush=True)
+    print(f"Talking with {session.bot}. Leave with 'quit', Ctrl-D or Ctrl-C.", flush=True)
     try:
         while True:
             try:
-                line = input(f"{args.user}> ")
+                line = input(f"{session.user}> ")
             except EOFError:
                 print()
                 break
@@ -229,14 +261,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
             if line.strip().lower() in ("quit", "exit"):
                 break
-            if not line.strip():
+            try:
+                session.user_turn(line)
+            except UnreadableMessage as err:
+                if echo:  # piped: a script's bad line ends the run, with its status
+                    return _fail(str(err))
+                print(f"litlab chat: {err}", file=sys.stderr)
                 continue
             reply = session.stream(line)
             first = next(reply, None)  # sampling starts here; the user turn is now cleaned
             if session.dropped:
                 left_out = " ".join(session.dropped)
                 print(f"(left out characters this model never saw: {left_out})")
-            print(f"{args.bot}: {first or ''}", end="", flush=True)
+            print(f"{session.bot}: {first or ''}", end="", flush=True)
             for piece in reply:
                 print(piece, end="", flush=True)
             print(flush=True)

@@ -135,12 +135,16 @@ class Turn(BaseModel):
     text: str = Field(max_length=MAX_PROMPT)
 
 
+SPEAKER = r"^[A-Za-z\uac00-\ud7a3][A-Za-z\uac00-\ud7a3 ]*$"  # Latin letters or Hangul
+
+
 class ChatIn(Sampling):
     model: ModelName
     message: str = Field(min_length=1, max_length=MAX_PROMPT, examples=["Good morrow!"])
     history: list[Turn] = Field([], max_length=100)
-    user: str = Field("YOU", min_length=1, max_length=30, pattern=r"^[A-Za-z][A-Za-z ]*$")
-    bot: str = Field("ROMEO", min_length=1, max_length=30, pattern=r"^[A-Za-z][A-Za-z ]*$")
+    # None: the model's own (YOU / ROMEO for the plays, 사용자 / 챗봇 for the Korean chatbot)
+    user: str | None = Field(None, min_length=1, max_length=30, pattern=SPEAKER)
+    bot: str | None = Field(None, min_length=1, max_length=30, pattern=SPEAKER)
 
 
 class ImageExplanation(Classification):
@@ -243,13 +247,14 @@ def create_app(hub: ModelHub, ui: bool = True) -> FastAPI:
         responses={200: {"content": {"text/plain": {}}}, **TEXT_ERRORS},
     )
     def chat(body: ChatIn) -> StreamingResponse:
-        names = {"user": body.user, "bot": body.bot}
+        user, bot = hub.speakers(body.model, body.user, body.bot)
+        names = {"user": user, "bot": bot}
         pieces = hub.chat(
             body.model,
             [(names[t.speaker], t.text) for t in body.history],
             body.message,
-            body.user,
-            body.bot,
+            user,
+            bot,
             body.seed,
             max_new_tokens=body.max_new_tokens,
             temperature=body.temperature,

@@ -24,7 +24,7 @@ import lightning as L
 import torch
 
 from litlab.common.attribution import evaluating, integrated_gradients
-from litlab.common.chat import ChatSession
+from litlab.common.chat import ChatSession, default_speakers
 from litlab.common.contracts import conforms
 from litlab.common.explain import explain_images, explain_texts
 from litlab.common.generate import stream_text
@@ -261,27 +261,35 @@ class ModelHub:
         )  # fmt: skip
         return _each_without_grad(pieces)
 
+    def speakers(
+        self, name: str, user: str | None = None, bot: str | None = None
+    ) -> tuple[str, str]:
+        """The names of the two sides: those given, else the model's data's defaults
+        (사용자 / 챗봇 for the Korean chatbot, YOU / ROMEO for the plays)."""
+        defaults = default_speakers(self.get(name, LM).data)
+        return user or defaults[0], bot or defaults[1]
+
     def chat(
         self,
         name: str,
         history: list[tuple[str, str]],
         message: str,
-        user: str = "YOU",
-        bot: str = "ROMEO",
+        user: str | None = None,
+        bot: str | None = None,
         seed: int = 0,
         **sampling: float | int | None,
     ) -> Iterator[str]:
         """The bot's reply to ``message`` after ``history`` ([(speaker, text)], oldest first,
-        speakers being ``user`` or ``bot``), in pieces. The server keeps no conversation:
-        the caller sends the history each time."""
+        speakers being ``user`` or ``bot``; None: ``speakers()``), in pieces. The server
+        keeps no conversation: the caller sends the history each time. A message the model
+        cannot read (empty, only emoji or unknown characters) is refused before streaming."""
         served = self.get(name, LM)
         if not served.chat:
             raise InputError(f"{name!r} was not trained on dialogue; it cannot chat", 422)
-        if not message.strip():
-            raise InputError("the message is empty", 422)
         try:
             session = ChatSession(served.model, served.data, user, bot, seed=seed, **sampling)
-        except ValueError as err:
+            session.user_turn(message)
+        except ValueError as err:  # a name it cannot spell, a message it cannot read
             raise InputError(str(err), 422) from err
         session.history = [(speaker, session.clean(text)) for speaker, text in history]
         return _each_without_grad(session.stream(message))

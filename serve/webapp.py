@@ -199,7 +199,7 @@ def _chat_tab(hub: ModelHub) -> None:
         model: str, message: str, history: list[dict], user: str, bot: str, *sampling
     ) -> Iterator[tuple[list[dict], str]]:
         n, temp, k, seed = sampling
-        user, bot = user.strip() or "YOU", bot.strip() or "ROMEO"
+        user, bot = hub.speakers(model, user.strip() or None, bot.strip() or None)
         turns = [(user if m["role"] == "user" else bot, _text(m["content"])) for m in history]
         # a new seed each turn, so replies vary, yet a conversation replays exactly
         pieces = hub.chat(
@@ -216,10 +216,11 @@ def _chat_tab(hub: ModelHub) -> None:
 
     model = _model_dropdown(names, "chat-model")
     with gr.Row():
-        user = gr.Textbox("YOU", label="you speak as", max_lines=1, elem_id="chat-user",
-                          min_width=120)  # fmt: skip
-        bot = gr.Textbox("ROMEO", label="the model speaks as", max_lines=1, elem_id="chat-bot",
-                         min_width=120)  # fmt: skip
+        # empty: the model's own names (YOU / ROMEO for the plays, 사용자 / 챗봇 in Korean)
+        user = gr.Textbox("", label="you speak as", max_lines=1, elem_id="chat-user",
+                          placeholder="the model's default", min_width=120)  # fmt: skip
+        bot = gr.Textbox("", label="the model speaks as", max_lines=1, elem_id="chat-bot",
+                         placeholder="the model's default", min_width=120)  # fmt: skip
     box = gr.Chatbot(label="conversation", elem_id="chat-box", height=360)
     with gr.Row(equal_height=True):
         message = gr.Textbox(placeholder="Good morrow!", show_label=False, max_lines=3,
