@@ -9,6 +9,7 @@
     litlab score --ckpt C | --model N --data F      a text classifier on your labelled file
     litlab generate --ckpt C --prompt "ROMEO:"      sample from a language model
     litlab chat --ckpt C [--user YOU --bot ROMEO]   talk with a model trained on dialogue
+    litlab chat-eval --ckpt C [--ckpt D ...]        score Q/A chatbots vs a retrieval bot
     litlab export --ckpt C --name N [--root models] copy a checkpoint into the model registry
     litlab models [--root models]                   list the registry's models and versions
     litlab serve [--root models] [--port 8000]      JSON API + web app for those models
@@ -240,6 +241,8 @@ EXTRA_COMMANDS = {
                  "litlab.common.generate:main"),
     "chat": ("talk with a language model trained on speaker-tagged turns (dialogue)",
              "litlab.common.chat:main"),
+    "chat-eval": ("chrF, distinct-1/2, answer perplexity of Q/A chatbots vs a retrieval bot",
+                  "litlab.experiments.chat_eval:main"),
     "explain": ("Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
                 "litlab.common.explain:main"),
     "score": ("accuracy, F1 and confusion matrix of a text classifier on your labelled file",

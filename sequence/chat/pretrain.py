@@ -9,21 +9,23 @@ The tokenizer is ``korean_chat_tokenizer`` with ``chat+nsmc``: the one the chat 
 builds from the same data root and split settings, so both stages share one vocabulary
 (the fine-tuning run checks that the two are identical). Each review is one line, the
 newline closing it as it closes a chat turn; a training example is a random window of the
-reviews laid end to end, as for Shakespeare; validation is a fixed set of windows over the
-last ``val_reviews`` reviews, which training never sees.
+reviews laid end to end, as for Shakespeare; validation is the last ``val_share`` of the
+reviews (never trained on), one review per example, so ``val/loss`` is per token of whole
+reviews and the same measurement in every run.
 """
 
 from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, RandomSampler, Subset
+from torch.utils.data import DataLoader, RandomSampler
 
 from litlab.common.data import resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
 from litlab.common.protocols import ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.chat.data import chatbot_splits, korean_chat_tokenizer
+from litlab.sequence.chat.pairs import PairIds, to_inputs_targets
 from litlab.sequence.lm import dialogue
 from litlab.sequence.lm.data import Windows
 from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
@@ -38,8 +40,7 @@ class KoreanReviewsDataModule(L.LightningDataModule):
             the tokenizer; keep them equal to the fine-tuning run's).
         block_size, batch_size: window length and windows per batch.
         steps_per_epoch: random training windows per epoch, in batches.
-        val_reviews: reviews held out at the end for validation; val_batches: fixed
-            validation batches drawn from them.
+        val_share: the share of reviews held out at the end for validation (at least one).
     """
 
     name = "nsmc_text"
@@ -52,8 +53,7 @@ class KoreanReviewsDataModule(L.LightningDataModule):
         block_size: int = 128,
         batch_size: int = 16,
         steps_per_epoch: int = 500,
-        val_reviews: int = 2000,
-        val_batches: int = 20,
+        val_share: float = 0.02,
         val_frac: float = 0.1,
         test_frac: float = 0.1,
         seed: int = 0,
@@ -62,14 +62,13 @@ class KoreanReviewsDataModule(L.LightningDataModule):
         super().__init__()
         check_positive(
             "--data.init_args", vocab_size=vocab_size, block_size=block_size,
-            batch_size=batch_size, steps_per_epoch=steps_per_epoch, val_reviews=val_reviews,
-            val_batches=val_batches,
+            batch_size=batch_size, steps_per_epoch=steps_per_epoch, val_share=val_share,
         )  # fmt: skip
         self.save_hyperparameters()
         self.root = resolve_data_root(root)
         self._tokenizer: SubwordTokenizer | None = None
         self.train_data: torch.Tensor | None = None  # (N,) token ids of the reviews in order
-        self.val_data: torch.Tensor | None = None
+        self.val_reviews: list[PairIds] | None = None  # one review each, all tokens scored
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_data is not None:
@@ -83,19 +82,15 @@ class KoreanReviewsDataModule(L.LightningDataModule):
                 self.root, chat["train"], "chat+nsmc", hp.vocab_size
             )
         reviews = NSMCDataModule(root=str(self.root)).read().train_texts
-        if len(reviews) <= hp.val_reviews:
-            raise ConfigError(
-                f"--data.init_args.val_reviews={hp.val_reviews} leaves no training review "
-                f"({len(reviews)} in all): use fewer"
-            )
+        n_val = max(1, round(len(reviews) * hp.val_share))
+        if len(reviews) <= n_val:
+            raise ConfigError(f"{len(reviews)} NSMC reviews: too few to hold {n_val} out")
         lines = [dialogue.one_line(r) + dialogue.TURN_END for r in reviews]
         ids = self._tokenizer.encode_batch(lines)  # one line at a time, as chat turns are
-        cut = len(ids) - hp.val_reviews
-
-        def flat(rows: list[list[int]]) -> torch.Tensor:
-            return torch.tensor([i for row in rows for i in row], dtype=torch.long)
-
-        self.train_data, self.val_data = flat(ids[:cut]), flat(ids[cut:])
+        cut = len(ids) - n_val
+        self.train_data = torch.tensor([i for row in ids[:cut] for i in row], dtype=torch.long)
+        keep = hp.block_size + 1
+        self.val_reviews = [PairIds(r[:keep], [True] * len(r[:keep])) for r in ids[cut:]]
 
     @classmethod
     def model_values(cls, init_args: dict) -> dict[str, int]:
@@ -135,10 +130,11 @@ class KoreanReviewsDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         self.setup()
         hp = self.hparams
-        windows = Windows(self.val_data, hp.block_size)
-        g = torch.Generator().manual_seed(hp.seed + 1)
-        starts = torch.randint(len(windows), (hp.val_batches * hp.batch_size,), generator=g)
-        return DataLoader(Subset(windows, starts.tolist()), batch_size=hp.batch_size)
+        pad = self.tokenizer.pad_id
+        return DataLoader(
+            self.val_reviews, batch_size=hp.batch_size * 4,
+            collate_fn=lambda rows: to_inputs_targets(rows, pad),
+        )  # fmt: skip
 
     def state_dict(self) -> dict:
         if self._tokenizer is None:
