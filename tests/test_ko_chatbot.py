@@ -264,3 +264,28 @@ def test_litlab_chat_eval_scores_models_and_the_retrieval_bot_alike(
     assert len(result["exchanges"]) == 3 and "| a |" in capsys.readouterr().out
     litlab(args)  # the same questions and samples again: fixed by the seed
     assert json.loads(out.read_text())["exchanges"] == result["exchanges"]
+
+
+# --- NSMC pretraining -> Q/A fine-tuning ----------------------------------------------------
+
+
+def test_the_nsmc_pretrained_gpt_warm_starts_the_chatbot_with_the_same_tokenizer(
+    tiny_root: Path, in_tmp: Path
+):
+    from litlab.common.errors import ConfigError
+
+    tiny = [f"--data.root={tiny_root}", "--data.init_args.batch_size=8",
+            "--data.init_args.block_size=32", "--data.init_args.vocab_size=300",
+            f"{GPT_ARGS}.n_layer=1", f"{GPT_ARGS}.n_embd=32", "--trainer.max_steps=2",
+            "--trainer.callbacks=[]", "--trainer.enable_progress_bar=false",
+            "--test=false"]  # fmt: skip
+    configs = REPO / "experiments" / "transformer"
+    pre_yaml = str(configs / "ko_chatbot_pretrain.yaml")
+    pre = litlab(["fit", "--config", pre_yaml, *tiny, "--data.init_args.steps_per_epoch=2"])
+    fine = litlab(["fit", "--config", str(configs / "ko_chatbot_finetune.yaml"), *tiny])
+    report = fine.model.warm_start
+    assert report is not None and not report.not_loaded  # every tensor of the net carried over
+    assert fine.datamodule.tokenizer.state() == pre.datamodule.tokenizer.state()
+    with pytest.raises(ConfigError, match="tokenizer differs"):  # another vocabulary: refused
+        litlab(["fit", "--config", str(configs / "ko_chatbot_finetune.yaml"), *tiny,
+                "--data.init_args.tokenizer_corpus=chat"])  # fmt: skip
