@@ -140,7 +140,9 @@ SPEAKER = r"^[A-Za-z\uac00-\ud7a3][A-Za-z\uac00-\ud7a3 ]*$"  # Latin letters or 
 
 class ChatIn(Sampling):
     model: ModelName
-    message: str = Field(min_length=1, max_length=MAX_PROMPT, examples=["Good morrow!"])
+    message: str = Field(
+        min_length=1, max_length=MAX_PROMPT, examples=["Good morrow!", "오늘 너무 힘들어"]
+    )
     history: list[Turn] = Field([], max_length=100)
     # None: the model's own (YOU / ROMEO for the plays, 사용자 / 챗봇 for the Korean chatbot)
     user: str | None = Field(None, min_length=1, max_length=30, pattern=SPEAKER)

@@ -6,6 +6,7 @@ for a few steps on the tiny data of ``conftest.tiny_root`` and exported with ``l
     nsmc-bilstm    Korean sentiment
     shakespeare-gpt  the CPU-recipe GPT (a language model)
     shakespeare-chat the chat GPT (a language model trained on speaker-tagged turns)
+    ko-chat        the Korean Q/A chatbot GPT (Korean subword tokenizer, 사용자/챗봇 turns)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _fit(work: Path, config: str, args: list[str]) -> Path:
 
 
 def build_registry(data_root: Path, work: Path) -> Path:
-    """Train and export the five models; returns the registry folder."""
+    """Train and export the six models; returns the registry folder."""
     root = f"--data.root={data_root}"
     runs = {
         "mnist-cnn": ("vision/mnist_cnn.yaml", [root, "--data.init_args.val_size=40",
@@ -47,6 +48,9 @@ def build_registry(data_root: Path, work: Path) -> Path:
                              "--data.init_args.steps_per_epoch=5", "--data.init_args.val_batches=1",
                              f"{GPT}.block_size=32", f"{GPT}.n_layer=1", f"{GPT}.n_embd=32",
                              "--trainer.max_steps=5"]),
+        "ko-chat": ("transformer/ko_chatbot_gpt.yaml", [root, "--data.init_args.batch_size=8",
+                    "--data.init_args.block_size=32", "--data.init_args.vocab_size=300",
+                    f"{GPT}.n_layer=1", f"{GPT}.n_embd=32", "--trainer.max_steps=5"]),
     }  # fmt: skip
     registry = work / "models"
     for name, (config, args) in runs.items():

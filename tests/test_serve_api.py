@@ -24,7 +24,8 @@ from litlab.serve.cli import _parser
 from litlab.serve.cli import main as serve_main
 from litlab.serve.hub import ModelHub
 
-MODELS = {"mnist-cnn", "imdb-bilstm", "nsmc-bilstm", "shakespeare-gpt", "shakespeare-chat"}
+MODELS = {"mnist-cnn", "imdb-bilstm", "nsmc-bilstm", "shakespeare-gpt", "shakespeare-chat",
+          "ko-chat"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,7 @@ def test_health_and_models_list_every_served_model_with_its_kind(client: TestCli
     assert models["mnist-cnn"]["classes"] == [str(i) for i in range(10)]
     assert models["nsmc-bilstm"]["classes"] == ["negative", "positive"]
     assert models["shakespeare-chat"]["chat"] is True
+    assert models["ko-chat"]["chat"] is True
     assert models["shakespeare-gpt"]["chat"] is False
     assert all(m["version"] == "v1" for m in models.values())
 

@@ -199,6 +199,7 @@ def test_generate_tab_streams_text_into_the_output(browser, server, tmp_path):
 def test_chat_tab_answers_a_message(browser, server, tmp_path):
     page = _open(browser, server)
     page.get_by_role("tab", name="Chat").click()
+    _choose(page, "chat-model", "shakespeare-chat")  # the first in the list is ko-chat
     # the tiny test model's vocabulary has no Y, so speak as JULIET
     page.fill("#chat-user input, #chat-user textarea", "JULIET")
     page.fill("#chat-message textarea", "Good morrow!")
@@ -226,6 +227,38 @@ def test_chat_tab_answers_a_message(browser, server, tmp_path):
         pass
     assert expected and bot.inner_text().strip() == expected
     _screenshot(page, tmp_path, "desktop-chat")
+
+
+def _choose(page, elem_id: str, option: str) -> None:
+    """Pick ``option`` in a Gradio dropdown (a filterable combobox)."""
+    page.click(f"#{elem_id} input")
+    page.get_by_role("option", name=option).click()
+    page.wait_for_function(
+        "([id, v]) => document.querySelector(`#${id} input`).value === v", arg=[elem_id, option]
+    )
+
+
+def test_chat_tab_talks_with_the_korean_model_in_hangul_under_its_own_names(
+    browser, server, tmp_path
+):
+    page = _open(browser, server)
+    page.get_by_role("tab", name="Chat").click()
+    _choose(page, "chat-model", "ko-chat")
+    page.fill("#chat-message textarea", "오늘 너무 힘들어")
+    page.click("#chat-send")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#chat-box [data-testid=bot]')]"
+        ".some(m => m.innerText.trim() && m.innerText.trim() !== '…')"
+    )
+    assert page.locator("#chat-box [data-testid=user]").first.inner_text() == "오늘 너무 힘들어"
+    # empty name boxes: the model's own names (사용자 / 챗봇), so the API's default reply
+    body = {"model": "ko-chat", "message": "오늘 너무 힘들어", "max_new_tokens": 300}
+    expected = httpx.post(f"{server}/chat", json=body, timeout=60).text.strip() or "(no reply)"
+    page.wait_for_function(
+        "t => [...document.querySelectorAll('#chat-box [data-testid=bot]')]"
+        ".some(m => m.innerText.trim() === t)", arg=expected, timeout=10_000,
+    )  # fmt: skip
+    _screenshot(page, tmp_path, "desktop-chat-korean")
 
 
 def test_phone_screen_has_tabs_and_no_horizontal_scroll(browser, server, tmp_path):

@@ -63,6 +63,7 @@ KIND_OF_PATH = {
     "/chat": LM,
 }
 SPEAKERS = ["ROMEO", "JULIET"]  # names the tiny test model can spell (its vocabulary: no Y)
+KOREAN_CHAT = "ko-chat"  # its own names (사용자 / 챗봇) are the default, so none is set
 IMAGE_FORMAT = "litlab-image"  # the schemathesis string format the uploads are drawn from
 
 Counts = dict[str, Counter[int]]  # operation -> status code -> cases
@@ -145,7 +146,8 @@ def fuzz_operation(
     @given(case=op.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
         if op.path == "/chat" and mode.is_positive and isinstance(case.body, dict):
-            case.body.setdefault("user", SPEAKERS[1])  # not the default "YOU"
+            if case.body.get("model") != KOREAN_CHAT:
+                case.body.setdefault("user", SPEAKERS[1])  # not the default "YOU"
         response = case.call()
         seen[response.status_code] += 1
         case.validate_response(response, checks=CHECKS)
@@ -234,6 +236,32 @@ def test_refusals_have_documented_status_codes(hub: ModelHub, path: str, request
     detail = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"]["detail"]
     types = {detail.get("type")} | {s.get("type") for s in detail.get("anyOf", [])}
     assert isinstance(r.json()["detail"], str) and "string" in types
+
+
+UNREADABLE = ["\U0001f600\U0001f622", " \t ", "\u0436\u0437\u0438", "\U0001f600 \u0416"]
+
+
+@pytest.mark.parametrize("message", UNREADABLE, ids=["emoji", "blank", "cyrillic", "mixed"])
+def test_a_chat_message_the_korean_model_cannot_read_gets_a_documented_422(
+    hub: ModelHub, message: str
+):
+    """Emoji, whitespace or a script the Korean vocabulary lacks: a 422 naming the problem
+    before any streaming starts (a subword tokenizer encodes them as <unk>, never fails)."""
+    app = create_app(hub, ui=False)
+    r = TestClient(app).post("/chat", json={"model": KOREAN_CHAT, "message": message})
+    assert r.status_code == 422, r.text
+    assert "empty" in r.json()["detail"] or "no character this model knows" in r.json()["detail"]
+    assert "422" in app.openapi()["paths"]["/chat"]["post"]["responses"]
+
+
+def test_the_korean_model_chats_in_hangul_under_its_own_speaker_names(hub: ModelHub):
+    client = TestClient(create_app(hub, ui=False))
+    body = {"model": KOREAN_CHAT, "message": "오늘 너무 힘들어 \U0001f622", "max_new_tokens": 20}
+    r = client.post("/chat", json={**body, "temperature": 0})
+    assert r.status_code == 200 and "\n" not in r.text  # one turn (it may be short)
+    assert hub.speakers(KOREAN_CHAT) == ("사용자", "챗봇")
+    named = client.post("/chat", json={**body, "temperature": 0, "user": "사용자", "bot": "챗봇"})
+    assert named.text == r.text  # the defaults are those names
 
 
 def test_a_tiny_temperature_samples_greedily_instead_of_failing_mid_stream(hub: ModelHub):
