@@ -7,6 +7,7 @@
     litlab baseline [--dataset ...]   scikit-learn baselines on the same splits (images, text)
     litlab explain --ckpt C --input F ... --out D   Grad-CAM / token attributions as files
     litlab score --ckpt C | --model N --data F      a text classifier on your labelled file
+    litlab summarize --ckpt C | --model N --input F the extractive summary of your article
     litlab generate --ckpt C --prompt "ROMEO:"      sample from a language model
     litlab chat --ckpt C [--user YOU --bot ROMEO]   talk with a model trained on dialogue
     litlab chat-eval --ckpt C [--ckpt D ...]        score Q/A chatbots vs a retrieval bot
@@ -247,6 +248,8 @@ EXTRA_COMMANDS = {
                 "litlab.common.explain:main"),
     "score": ("accuracy, F1 and confusion matrix of a text classifier on your labelled file",
               "litlab.common.score:main"),
+    "summarize": ("the extractive summary of your article, its sentences scored and marked",
+                  "litlab.common.summarize:main"),
     "export": ("copy a checkpoint into the versioned model registry (models/<name>/v<N>/)",
                "litlab.common.registry_cli:export_main"),
     "models": ("list the models in the registry: versions, latest, kind, best score",

@@ -38,6 +38,7 @@ class TaskKind(str, Enum):
     TEXT = "text classifier"
     LM = "language model"
     SEQ2SEQ = "seq2seq"
+    SUMMARY = "extractive summarizer"
     FORECAST = "time-series forecaster"
     OTHER = "other"
 
@@ -47,6 +48,8 @@ class TaskKind(str, Enum):
 
 def task_kind(model: object, data: object) -> TaskKind:
     """What the model does, read from the protocols of common/protocols.py."""
+    if conforms(model, P.SentenceScorer) and conforms(data, P.SummaryData):
+        return TaskKind.SUMMARY
     if conforms(data, P.Seq2SeqData) or conforms(model, P.AlignmentSource):
         return TaskKind.SEQ2SEQ
     if conforms(model, P.LanguageModelSource) or conforms(data, P.LanguageData):

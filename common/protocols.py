@@ -217,6 +217,23 @@ class Seq2SeqData(Protocol):
         """One displayable string per id (n,)."""
 
 
+@runtime_checkable
+class SummaryData(Protocol):
+    """An extractive-summarization DataModule: articles split into sentences, the word budget
+    every method fills, and the encoding of new articles (``sequence/summarization/data.py``).
+    ``articles(split)`` items have ``sentences`` (list[str]), ``summary`` (indices of the
+    reference sentences) and ``reference`` (those sentences, one per line)."""
+
+    language: str
+    budget_ratio: float
+
+    def articles(self, split: str) -> list[Any]:
+        """The raw articles of a split, in the order its loader's ``index`` refers to."""
+
+    def batch(self, documents: list[list[str]]) -> tuple[Tensor, Tensor]:
+        """Documents (lists of sentences) -> ids (B, S, T), lengths (B, S)."""
+
+
 # --- 3. what callbacks and ``litlab explain`` / serve/ may ask of a LightningModule ---------
 
 
@@ -279,6 +296,15 @@ class LanguageModelSource(Protocol):
         generator: Generator | None = None,
     ) -> Tensor:
         """Prompt ids (B, T) -> (B, T + max_new_tokens); temperature 0 is greedy."""
+
+
+@runtime_checkable
+class SentenceScorer(Protocol):
+    """An extractive summarizer: how strongly each sentence belongs in its document's
+    summary. Documents come encoded by the ``SummaryData``'s ``batch``."""
+
+    def sentence_scores(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """ids (B, S, T), lengths (B, S) -> probabilities (B, S) in [0, 1]; 0 for padding."""
 
 
 @runtime_checkable

@@ -4,6 +4,7 @@
     litlab baseline --dataset mnist --models logreg
     litlab baseline --dataset imdb        # TF-IDF + logistic regression (also sst2, nsmc, text)
     litlab baseline --dataset sst2 --text-models minilm_logreg  # frozen MiniLM embeddings + LR
+    litlab baseline --dataset bbc         # summarization: Lead, TextRank, ... (also kr50)
 
 Each model is trained on the deep models' training split (train minus the validation
 images, same seed) and scored on the test set. The comparison table puts the best deep run
@@ -27,6 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from litlab.common.errors import CommandParser, ConfigError
+from litlab.experiments.summary_baselines import SUMMARY_DATASETS
 from litlab.experiments.text_baselines import TEXT_DATASETS, TEXT_MODELS, run_text_baselines
 from litlab.vision.data import CIFAR10DataModule, ImageDataModule, MNISTDataModule
 
@@ -144,9 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = CommandParser(prog="litlab baseline", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--dataset",
-        choices=[*ALL_DATASETS, "all", "text"],
+        choices=[*ALL_DATASETS, "all", "text", *SUMMARY_DATASETS, "summaries"],
         default="all",
-        help="all: the image data sets; text: imdb, sst2 and nsmc",
+        help="all: the image data sets; text: imdb, sst2 and nsmc; summaries: bbc and kr50 "
+        "(ROUGE, written to <out>/summarization.md)",
     )
     parser.add_argument("--models", nargs="+", choices=list(_models(0)), default=list(_models(0)))
     parser.add_argument(
@@ -172,6 +175,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.val_size is not None and args.val_size <= 0:
         parser.error(f"--val-size must be greater than 0, got {args.val_size}")
     out = Path(args.out)
+    if args.dataset in (*SUMMARY_DATASETS, "summaries"):
+        from litlab.experiments import summary_baselines
+
+        wanted = list(SUMMARY_DATASETS) if args.dataset == "summaries" else [args.dataset]
+        return summary_baselines.main(wanted, args.root, args.logs, args.out)
     if args.table_only:
         if not (out / "baselines.json").is_file():
             raise ConfigError(

@@ -161,7 +161,9 @@ def tar_folder(folder: Path, archive: Path, arcname: str | None = None) -> Path:
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One data root holding tiny CIFAR-10, CIFAR-100, MNIST and every text / time-series set
-    (tests/text_data.py) in the canonical formats of shared/data."""
+    (tests/text_data.py) and the summarization corpora (tests/summary_data.py), in the canonical
+    formats of shared/data."""
+    from summary_data import write_summaries
     from text_data import write_all_text
 
     root = tmp_path_factory.mktemp("data")
@@ -169,6 +171,7 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_cifar100_pickles(root)
     write_mnist_idx(root)
     write_all_text(root)
+    write_summaries(root)
     return root
 
 
