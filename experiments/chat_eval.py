@@ -10,6 +10,9 @@ one evaluation, the same for all: each held-out question is asked on its own (no
 the reply is cut at the turn boundary, and the replies are scored against the reference
 answers with chrF and distinct-1/2 (``sequence/chat/metrics.py``). The checkpoints also get
 their answer-token loss and perplexity on the split (the retrieval bot has no probabilities).
+Because ChatbotData answers many paraphrased questions with the same sentence, the table
+also gives chrF on the pairs whose reference answer never occurs in training ("chrF,
+new answers"): there no bot can score by repeating a training answer verbatim.
 Replies are greedy by default (``--temperature 0``: deterministic, the measure), while the
 sample exchanges are sampled (temperature 0.8, top-k 40) with ``--seed`` over ``--samples``
 held-out questions drawn with the same seed: fixed, not picked by hand.
@@ -34,7 +37,7 @@ from litlab.common.chat import ChatSession, UnreadableMessage
 from litlab.common.checkpoints import CheckpointError, load_trained
 from litlab.common.errors import CommandParser
 from litlab.common.language_model import counted
-from litlab.sequence.chat.metrics import reply_scores
+from litlab.sequence.chat.metrics import chrf, reply_scores
 from litlab.sequence.chat.retrieval import RetrievalBot
 
 RETRIEVAL = "retrieval (TF-IDF char 1-3-grams)"
@@ -88,10 +91,17 @@ def evaluate(
     pairs = first_data.pairs(split)[:limit]
     train = first_data.pairs("train")
     questions, answers = [p.question for p in pairs], [p.answer for p in pairs]
+    seen = {p.answer for p in train}
+    new = [i for i, a in enumerate(answers) if a not in seen]  # answers training never has
+
+    def scores(replies: list[str]) -> dict[str, float]:
+        new_chrf = chrf([replies[i] for i in new], [answers[i] for i in new]) if new else 0.0
+        return {**reply_scores(replies, answers), "chrf_new_answers": new_chrf}
+
     rows, t = {}, time.perf_counter()
     bot = RetrievalBot([p.question for p in train], [p.answer for p in train])
     retrieved = bot.replies(questions)
-    rows[RETRIEVAL] = {**reply_scores(retrieved, answers), "seconds": time.perf_counter() - t}
+    rows[RETRIEVAL] = {**scores(retrieved), "seconds": time.perf_counter() - t}
     picked = random.Random(seed).sample(range(len(pairs)), min(samples, len(pairs)))
     exchanges = [
         {"question": questions[i], "reference": answers[i], RETRIEVAL: retrieved[i]}
@@ -109,30 +119,32 @@ def evaluate(
         rows[name] = {
             "answer_loss": loss,
             "answer_ppl": math.exp(loss),
-            **reply_scores(replies, answers),
+            **scores(replies),
             "seconds": time.perf_counter() - t,
         }
         sampler = ChatSession(model, data, max_new_tokens=max_new_tokens, temperature=0.8,
                               top_k=40, seed=seed)  # fmt: skip
         for ex, reply in zip(exchanges, model_replies(sampler, [questions[i] for i in picked])):
             ex[name] = reply
-    return {"split": split, "pairs": len(pairs), "temperature": temperature, "rows": rows,
-            "exchanges": exchanges, "seed": seed}  # fmt: skip
+    return {"split": split, "pairs": len(pairs), "new_answers": len(new), "rows": rows,
+            "temperature": temperature, "exchanges": exchanges, "seed": seed}  # fmt: skip
 
 
 def markdown(result: dict) -> str:
     """The scores as a table, then the exchanges."""
     lines = [
-        f"{result['split']} split, {result['pairs']} pairs, replies at temperature "
-        f"{result['temperature']}:",
+        f"{result['split']} split, {result['pairs']} pairs ({result['new_answers']} with an "
+        f"answer that never occurs in training), replies at temperature {result['temperature']}:",
         "",
-        "| bot | answer loss | answer ppl | chrF | distinct-1 | distinct-2 | mean chars | s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| bot | answer loss | answer ppl | chrF | chrF, new answers | distinct-1 | distinct-2 "
+        "| mean chars | s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in result["rows"].items():
         loss = f"{r['answer_loss']:.3f} | {r['answer_ppl']:.1f}" if "answer_loss" in r else "- | -"
         lines.append(
-            f"| {name} | {loss} | {r['chrf']:.2f} | {r['distinct1']:.3f} | "
+            f"| {name} | {loss} | {r['chrf']:.2f} | {r['chrf_new_answers']:.2f} | "
+            f"{r['distinct1']:.3f} | "
             f"{r['distinct2']:.3f} | {r['mean_chars']:.1f} | {r['seconds']:.0f} |"
         )
     lines += ["", f"Sample exchanges (seed {result['seed']}; models sampled at 0.8, top-k 40):"]

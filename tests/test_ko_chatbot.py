@@ -289,3 +289,21 @@ def test_the_nsmc_pretrained_gpt_warm_starts_the_chatbot_with_the_same_tokenizer
     with pytest.raises(ConfigError, match="tokenizer differs"):  # another vocabulary: refused
         litlab(["fit", "--config", str(configs / "ko_chatbot_finetune.yaml"), *tiny,
                 "--data.init_args.tokenizer_corpus=chat"])  # fmt: skip
+
+
+# --- the English twin -----------------------------------------------------------------------
+
+
+def test_the_english_twin_reads_consecutive_turns_of_the_chatterbot_corpus():
+    pytest.importorskip("chatterbot_corpus", reason="the [chat] extra is not installed")
+    from litlab.sequence.chat.english import EnglishChatDataModule, chatterbot_pairs
+
+    pairs = chatterbot_pairs()
+    assert len(pairs) > 2000 and QAPair("Hello", "Hi", pairs[0].label) in pairs  # greetings
+    dm = EnglishChatDataModule(vocab_size=500, block_size=64, batch_size=4)
+    dm.setup()
+    assert dm.default_speakers == ("YOU", "BOT") and dm.language == "en"
+    x, y = next(iter(dm.train_dataloader()))
+    assert dm.tokenizer.decode(x[0].tolist()).startswith("YOU: ") and 0 < counted(y) < y.numel()
+    test_q = {p.question for p in dm.pairs("test")}
+    assert not test_q & {p.question for p in dm.pairs("train")}

@@ -108,6 +108,7 @@ class KoreanChatDataModule(L.LightningDataModule):
 
     name = "chatbot"
     language = "ko"
+    speakers = (USER, BOT)  # (user, bot) speaker tags; a subclass for another corpus sets its own
 
     def __init__(
         self,
@@ -140,16 +141,22 @@ class KoreanChatDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.encoded is not None:
             return
-        hp = self.hparams
-        self.splits = chatbot_splits(self.root, hp.val_frac, hp.test_frac, hp.seed)
+        self.splits = self.read_splits()
         if self._tokenizer is None:
-            self._tokenizer = korean_chat_tokenizer(
-                self.root, self.splits["train"], hp.tokenizer_corpus, hp.vocab_size
-            )
+            self._tokenizer = self.train_tokenizer(self.splits["train"])
         self.encoded = {
-            split: [encode_pair(self._tokenizer, p, USER, BOT) for p in pairs]
+            split: [encode_pair(self._tokenizer, p, *self.speakers) for p in pairs]
             for split, pairs in self.splits.items()
         }
+
+    def read_splits(self) -> dict[str, list[QAPair]]:
+        """The train/val/test pairs (a subclass reads another corpus here)."""
+        hp = self.hparams
+        return chatbot_splits(self.root, hp.val_frac, hp.test_frac, hp.seed)
+
+    def train_tokenizer(self, train: list[QAPair]) -> SubwordTokenizer:
+        hp = self.hparams
+        return korean_chat_tokenizer(self.root, train, hp.tokenizer_corpus, hp.vocab_size)
 
     def pairs(self, split: str) -> list[QAPair]:
         """The (question, answer, label) pairs of ``"train"``, ``"val"`` or ``"test"``."""
@@ -182,7 +189,8 @@ class KoreanChatDataModule(L.LightningDataModule):
 
     @property
     def prompt(self) -> str:
-        return self.hparams.prompt or dialogue.format_turn(USER, "오늘 너무 힘들어") + f"{BOT}:"
+        user, bot = self.speakers
+        return self.hparams.prompt or dialogue.format_turn(user, "오늘 너무 힘들어") + f"{bot}:"
 
     # --- loaders --------------------------------------------------------------------------
 
@@ -225,7 +233,7 @@ class KoreanChatDataModule(L.LightningDataModule):
     @property
     def default_speakers(self) -> tuple[str, str]:
         """(user, bot): the names ``litlab chat`` and the Chat tab use unless told others."""
-        return USER, BOT
+        return self.speakers
 
     def speaker_tag(self, speaker: str) -> str:
         return dialogue.speaker_tag(speaker)
