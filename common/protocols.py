@@ -161,7 +161,9 @@ class DialogueData(LanguageData, Protocol):
 
     ``format_turn(s, t)`` starts with ``speaker_tag(s)`` and ends with ``turn_boundary``,
     which occurs nowhere else in a formatted turn; a reply is sampled after the bot's tag
-    until the boundary. ``turn_boundary`` is None when the data is not dialogue.
+    until the boundary. ``turn_boundary`` is None when the data is not dialogue. Optionally
+    ``default_speakers``: the (user, bot) names chat uses unless told others (the Korean
+    chatbot's 사용자 / 챗봇; without it YOU / ROMEO, ``common/chat.py``).
     """
 
     @property
