@@ -7,6 +7,11 @@ beam j of input b. A network takes part through two callbacks: ``step(prev)`` fe
 previous tokens (B*K,) and returns next-token logits (B*K, V), and ``reorder(rows)`` makes
 the decoder's state (a recurrent state, a key/value cache) follow the surviving beams, each
 keeping its own parent's past. With ``beam=1`` this is greedy decoding (tested).
+
+``length_penalty`` (alpha, GNMT's, Wu et al. 2016) picks the final output by
+``log p / ((5 + length) / 6) ** alpha`` instead of ``log p``: every token costs log-probability,
+so free text (headlines) without it favours the shortest output; 0 (the default) keeps the
+raw sum, which is right when every output has the same length (dates).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ def beam_search(
     pad: int,
     max_len: int,
     device: torch.device,
+    length_penalty: float = 0.0,
 ) -> Tensor:
     """The best output per input (batch, max_len): ``eos`` then padding after it."""
     b, k = batch, beam
@@ -51,7 +57,9 @@ def beam_search(
         reorder(rows)
         if bool(done.all()):
             break
-    # outputs all end in eos for dates; a length penalty would matter for free text
+    if length_penalty:  # tokens up to and including eos, (B, K)
+        lengths = ((seqs != pad) & (seqs != eos)).sum(dim=1) + (seqs == eos).any(dim=1)
+        scores = scores / ((5.0 + lengths.view(b, k).float()) / 6.0) ** length_penalty
     best = scores.argmax(dim=-1) + torch.arange(b, device=device) * k
     out = seqs[best]
     return F.pad(out, (0, max_len - out.shape[1]), value=pad)

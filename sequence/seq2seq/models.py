@@ -92,6 +92,12 @@ class Seq2SeqGRU(nn.Module):
         first = torch.tanh(self.bridge(torch.cat([last[0], last[1]], dim=-1)))
         return states, self.attention.project_keys(states), pad_mask, first
 
+    def start(self, ids: Tensor, lengths: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+        """What every decoder step reads (``memory``: batch-first tensors, repeated per beam)
+        and the first decoder state (B, H)."""
+        states, projected, pad_mask, state = self.encode(ids, lengths)
+        return (states, projected, pad_mask), state
+
     # --- decoder -------------------------------------------------------------------------------
 
     def step(
@@ -109,8 +115,7 @@ class Seq2SeqGRU(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor, target_in: Tensor) -> Tensor:
         """Teacher forcing: source (B, S) and the target shifted right, ``<s> y1 .. y_{T-1}``
         (B, T) -> logits (B, T, V) for ``y1 .. y_T``."""
-        states, projected, pad_mask, state = self.encode(ids, lengths)
-        memory = (states, projected, pad_mask)
+        memory, state = self.start(ids, lengths)
         logits = []
         for t in range(target_in.shape[1]):
             step_logits, state, _ = self.step(target_in[:, t], state, memory)
@@ -123,8 +128,7 @@ class Seq2SeqGRU(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """Most likely token at each step -> outputs (B, max_len) (``eos`` then padding) and
         attention weights (B, max_len, S)."""
-        states, projected, pad_mask, state = self.encode(ids, lengths)
-        memory = (states, projected, pad_mask)
+        memory, state = self.start(ids, lengths)
         prev = torch.full((len(ids),), bos, dtype=torch.long, device=ids.device)
         done = torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
         outputs, weights = [], []
@@ -138,11 +142,12 @@ class Seq2SeqGRU(nn.Module):
 
     @torch.no_grad()
     def beam_search(
-        self, ids: Tensor, lengths: Tensor, bos: int, eos: int, max_len: int, beam: int = 4
+        self, ids: Tensor, lengths: Tensor, bos: int, eos: int, max_len: int, beam: int = 4,
+        length_penalty: float = 0.0,
     ) -> Tensor:
         """The best of ``beam`` partial outputs per input (B, max_len); see ``beam.py``."""
-        states, projected, pad_mask, state = self.encode(ids, lengths)
-        memory = tuple(m.repeat_interleave(beam, dim=0) for m in (states, projected, pad_mask))
+        memory, state = self.start(ids, lengths)
+        memory = tuple(m.repeat_interleave(beam, dim=0) for m in memory)
         state = state.repeat_interleave(beam, dim=0)  # (B*K, H)
 
         def step(prev: Tensor) -> Tensor:
@@ -155,5 +160,6 @@ class Seq2SeqGRU(nn.Module):
             state = state[rows]
 
         return beam_search(
-            step, reorder, len(ids), beam, bos, eos, self.pad_id, max_len, ids.device
+            step, reorder, len(ids), beam, bos, eos, self.pad_id, max_len, ids.device,
+            length_penalty,
         )
