@@ -220,6 +220,14 @@ class Seq2SeqData(Protocol):
 
 
 @runtime_checkable
+class Seq2SeqTextData(Seq2SeqData, Protocol):
+    """Seq2seq data whose outputs are text to read and score (headlines: ROUGE, samples)."""
+
+    def decode(self, ids: Tensor) -> str:
+        """Output ids (T,) -> text, up to the first ``eos_id``; special ids dropped."""
+
+
+@runtime_checkable
 class SummaryData(Protocol):
     """An extractive-summarization DataModule: articles split into sentences, the word budget
     every method fills, and the encoding of new articles (``sequence/summarization/data.py``).
@@ -318,6 +326,14 @@ class AlignmentSource(Protocol):
         attention over the input (B, heads, T_out, T_src) that produced them; each row sums
         to 1 over the real input tokens (one head for RNN attention; one map per head, or
         the average over layers, for a transformer's cross-attention)."""
+
+
+@runtime_checkable
+class Seq2SeqSource(AlignmentSource, Protocol):
+    """An encoder-decoder that writes outputs freely (``Seq2SeqModule``)."""
+
+    def decode(self, inputs: TokenBatch, beam_width: int | None = None) -> Tensor:
+        """Output ids (B, T_out), ``eos`` then padding: greedy, or beam search if width > 1."""
 
 
 @runtime_checkable

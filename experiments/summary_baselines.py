@@ -1,6 +1,7 @@
 """Extractive summarization baselines, scored by the same code as the trained model.
 
     litlab baseline --dataset bbc     # BBC test split: Lead-3, Lead, TextRank, centroid, oracle
+                                      # + the headline baseline (headline_baselines.py)
     litlab baseline --dataset kr50    # the 50 Korean articles of sci-news-sum-kr-50
     litlab baseline --dataset summaries
 
@@ -33,6 +34,11 @@ from tqdm.auto import tqdm
 
 from litlab.common.data import resolve_data_root
 from litlab.common.extractive import budget_words, n_words, select, summary_text
+from litlab.experiments.headline_baselines import (
+    HEADLINE_DATASET,
+    headline_model_rows,
+    run_headline_baselines,
+)
 from litlab.sequence.summarization.corpus import Article, read_kr50
 from litlab.sequence.summarization.data import ExtractiveDataModule
 from litlab.sequence.summarization.extractors import (
@@ -152,15 +158,17 @@ def summary_markdown(rows: list[dict]) -> str:
 def main(datasets: list[str], root: str | None, logs: str, out: str) -> None:
     """Run the baselines of ``datasets``, keep other data sets' rows, write the table."""
     rows = [row for d in datasets for row in run_summary_baselines(d, root)]
+    if "bbc" in datasets:  # the headline task, on the same test articles
+        rows += run_headline_baselines(root)
     path = Path(out) / "summarization.json"
     if path.exists():
         done = {(r["dataset"], r["method"]) for r in rows}
         rows = [r for r in json.loads(path.read_text())["baselines"]
                 if (r["dataset"], r["method"]) not in done] + rows
-    models = model_rows(Path(logs))
+    models = model_rows(Path(logs)) + headline_model_rows(Path(logs))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"baselines": rows, "models": models}, indent=2))
-    order = {d: i for i, d in enumerate(SUMMARY_DATASETS)}
+    order = {d: i for i, d in enumerate((*SUMMARY_DATASETS, HEADLINE_DATASET))}
     table = summary_markdown(sorted(rows + models, key=lambda r: order[r["dataset"]]))
     (path.parent / "summarization.md").write_text(table)
     print(table)
