@@ -99,6 +99,8 @@ def step_schedule(
     if kind == "none":
         return {"optimizer": opt}
     if kind == "onecycle":
+        if warmup * total_steps == 1:  # OneCycleLR divides by (warm-up steps - 1): 5 steps
+            warmup = 2 / total_steps if total_steps > 2 else warmup / 2
         sched: LRScheduler = torch.optim.lr_scheduler.OneCycleLR(
             opt,
             max_lr=[g["lr"] for g in opt.param_groups],

@@ -9,6 +9,8 @@ browsable at ``/docs``).
                                                                          language warning
     POST /generate        {"model", "prompt", sampling ...}           -> text/plain, streamed
     POST /chat            {"model", "history", "message", ...}        -> text/plain, streamed
+    POST /summarize       {"model", "text", "ratio"}                  -> summary, sentences
+                                                                         with scores, notes
     POST /explain/image   multipart: file, model                      -> Grad-CAM PNG (base64)
     POST /explain/text    {"model", "text"}                           -> attribution and
                                                                          attention PNGs, HTML
@@ -35,6 +37,7 @@ from pydantic import BaseModel, Field
 
 from litlab.serve.hub import ModelHub
 from litlab.serve.payloads import InputError
+from litlab.serve.summaries import EXAMPLE, MAX_ARTICLE
 
 log = logging.getLogger("litlab.serve")
 MAX_TEXT = 5000  # characters of a review
@@ -147,6 +150,28 @@ class ChatIn(Sampling):
     # None: the model's own (YOU / ROMEO for the plays, 사용자 / 챗봇 for the Korean chatbot)
     user: str | None = Field(None, min_length=1, max_length=30, pattern=SPEAKER)
     bot: str | None = Field(None, min_length=1, max_length=30, pattern=SPEAKER)
+
+
+class SummarizeIn(BaseModel):
+    model: ModelName
+    text: str = Field(min_length=1, max_length=MAX_ARTICLE, examples=[EXAMPLE])
+    ratio: float | None = Field(
+        None, gt=0.0, le=1.0,
+        description="share of the article's words the summary may fill; null: the model's",
+    )
+
+
+class ScoredSentence(BaseModel):
+    text: str
+    score: float = Field(description="the model's probability that it belongs in the summary")
+    selected: bool
+
+
+class SummaryOut(BaseModel):
+    model: str
+    summary: str = Field(description="the picked sentences, in article order")
+    sentences: list[ScoredSentence]
+    notes: list[str] = Field(description="e.g. that only the first sentences were read")
 
 
 class ImageExplanation(Classification):
@@ -264,6 +289,10 @@ def create_app(hub: ModelHub, ui: bool = True) -> FastAPI:
             top_p=body.top_p,
         )
         return StreamingResponse(pieces, media_type="text/plain; charset=utf-8")
+
+    @app.post("/summarize", response_model=SummaryOut, responses=TEXT_ERRORS)
+    def summarize(body: SummarizeIn) -> dict:
+        return hub.summarize(body.model, body.text, body.ratio)
 
     @app.post(
         "/explain/image",

@@ -35,8 +35,8 @@ from litlab.common.protocols import DialogueData, LanguageModelSource
 from litlab.common.registry import RegistryError, list_models, load
 from litlab.serve.payloads import DRAWING, MAX_IMAGE_BYTES, InputError, article, png, read_image
 
-IMAGE, TEXT, LM = TaskKind.IMAGE, TaskKind.TEXT, TaskKind.LM
-SERVED_KINDS = (IMAGE, TEXT, LM)
+IMAGE, TEXT, LM, SUMMARY = TaskKind.IMAGE, TaskKind.TEXT, TaskKind.LM, TaskKind.SUMMARY
+SERVED_KINDS = (IMAGE, TEXT, LM, SUMMARY)
 
 
 @dataclass
@@ -293,3 +293,12 @@ class ModelHub:
             raise InputError(str(err), 422) from err
         session.history = [(speaker, session.clean(text)) for speaker, text in history]
         return _each_without_grad(session.stream(message))
+
+    # --- summaries --------------------------------------------------------------------------
+
+    def summarize(self, name: str, text: str, ratio: float | None = None) -> dict:
+        """The extractive summary of an article and every sentence's score
+        (``serve/summaries.py``)."""
+        from litlab.serve.summaries import summarize
+
+        return summarize(self.get(name, SUMMARY), text, ratio)

@@ -7,6 +7,7 @@ for a few steps on the tiny data of ``conftest.tiny_root`` and exported with ``l
     shakespeare-gpt  the CPU-recipe GPT (a language model)
     shakespeare-chat the chat GPT (a language model trained on speaker-tagged turns)
     ko-chat        the Korean Q/A chatbot GPT (Korean subword tokenizer, 사용자/챗봇 turns)
+    bbc-extractive the extractive summarizer (tiny BBC articles)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _fit(work: Path, config: str, args: list[str]) -> Path:
 
 
 def build_registry(data_root: Path, work: Path) -> Path:
-    """Train and export the six models; returns the registry folder."""
+    """Train and export the seven models; returns the registry folder."""
     root = f"--data.root={data_root}"
     runs = {
         "mnist-cnn": ("vision/mnist_cnn.yaml", [root, "--data.init_args.val_size=40",
@@ -51,6 +52,9 @@ def build_registry(data_root: Path, work: Path) -> Path:
         "ko-chat": ("transformer/ko_chatbot_gpt.yaml", [root, "--data.init_args.batch_size=8",
                     "--data.init_args.block_size=32", "--data.init_args.vocab_size=300",
                     f"{GPT}.n_layer=1", f"{GPT}.n_embd=32", "--trainer.max_steps=5"]),
+        "bbc-extractive": ("sequence/bbc_extractive.yaml", [root, "--data.init_args.batch_size=8",
+                           "--data.init_args.vocab_size=300", "--trainer.max_epochs=1",
+                           "--model.init_args.net.init_args.hidden=16"]),
     }  # fmt: skip
     registry = work / "models"
     for name, (config, args) in runs.items():

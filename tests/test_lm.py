@@ -14,7 +14,7 @@ from conftest import SHARED_DATA, real_data
 from litlab.common.callbacks.text_samples import TextSampleCallback
 from litlab.common.data import MissingDataError
 from litlab.common.language_model import LanguageModel
-from litlab.common.optim import warmup_cosine
+from litlab.common.optim import step_schedule, warmup_cosine
 from litlab.sequence.lm.data import ShakespeareDataModule
 from litlab.sequence.lm.models import RNNLanguageModel
 
@@ -181,3 +181,17 @@ def test_smoke_fit_on_real_tiny_shakespeare(in_tmp: Path):
     trainer.fit(LanguageModel(net, lr=1e-2, warmup_steps=5), datamodule=dm)
     # uniform guessing over 65 symbols is ln 65 = 4.17; character frequencies alone about 3.3
     assert float(trainer.callback_metrics["val/loss"]) < 3.4
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 5, 10, 37])
+def test_the_onecycle_schedule_works_for_any_run_length(total: int):
+    """Regression: 5 steps with a 20 % warm-up made OneCycleLR divide by zero (a one-step
+    warm-up phase), so a tiny run of 40 articles in batches of 8 could not start."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = step_schedule(opt, "onecycle", total)["lr_scheduler"]["scheduler"]
+    lrs = []
+    for _ in range(total):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert max(lrs) <= 1.0 + 1e-9 and all(lr > 0 for lr in lrs)

@@ -25,7 +25,7 @@ from litlab.serve.cli import main as serve_main
 from litlab.serve.hub import ModelHub
 
 MODELS = {"mnist-cnn", "imdb-bilstm", "nsmc-bilstm", "shakespeare-gpt", "shakespeare-chat",
-          "ko-chat"}  # fmt: skip
+          "ko-chat", "bbc-extractive"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,7 @@ def test_health_and_models_list_every_served_model_with_its_kind(client: TestCli
     assert models["shakespeare-chat"]["chat"] is True
     assert models["ko-chat"]["chat"] is True
     assert models["shakespeare-gpt"]["chat"] is False
+    assert models["bbc-extractive"]["kind"] == "extractive summarizer"
     assert all(m["version"] == "v1" for m in models.values())
 
 
@@ -138,7 +139,8 @@ def test_an_upload_over_the_size_limit_is_refused(hub: ModelHub, client: TestCli
 
 def test_unknown_model_wrong_kind_and_missing_fields(client: TestClient):
     r = classify(client, image_bytes(), model="resnet-9000")
-    assert r.status_code == 404 and "served: imdb-bilstm" in r.json()["detail"]
+    served = r.json()["detail"].partition("(served: ")[2].rstrip(")").split(", ")
+    assert r.status_code == 404 and sorted(served) == sorted(MODELS)
     r = classify(client, image_bytes(), model="imdb-bilstm")
     assert r.status_code == 422 and "text classifier, not an image classifier" in r.json()["detail"]
     assert client.post("/classify", data={"model": "mnist-cnn"}).status_code == 422
@@ -313,3 +315,37 @@ def test_a_form_field_sent_twice_is_refused(client: TestClient):
     parts = [("file", ("x.png", image_bytes(), "image/png"))]
     r = client.post("/classify", files=parts + [(k, (None, v)) for k, v in fields])
     assert r.status_code == 422 and "top_k" in r.json()["detail"]
+
+
+def test_summarize_scores_every_sentence_and_marks_the_summary(client: TestClient):
+    text = ("The profits figures rose by 12% this year. Officials declined to comment 1.\n\n"
+            "The weather in London was mild on Tuesday. The profits figures rose by 3% this year.")
+    r = client.post("/summarize", json={"model": "bbc-extractive", "text": text})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["model"].startswith("bbc-extractive@") and len(out["sentences"]) == 4
+    picked = [s["text"] for s in out["sentences"] if s["selected"]]
+    assert picked and out["summary"] == " ".join(picked)
+    assert all(0.0 <= s["score"] <= 1.0 for s in out["sentences"])
+    short = client.post("/summarize", json={"model": "bbc-extractive", "text": text,
+                                            "ratio": 0.1}).json()
+    assert sum(s["selected"] for s in short["sentences"]) == 1
+
+
+def test_summarize_reads_a_long_article_and_says_how_much(client: TestClient):
+    text = " ".join(f"Officials declined to comment {i}." for i in range(80))
+    out = client.post("/summarize", json={"model": "bbc-extractive", "text": text}).json()
+    assert len(out["sentences"]) == 80 and "first 48 of 80 sentences" in out["notes"][0]
+    too_long = client.post("/summarize", json={"model": "bbc-extractive", "text": "a" * 100_001})
+    assert too_long.status_code == 422
+
+
+def test_the_summarize_tab_shades_sentences_by_score():
+    from litlab.serve.summaries import summary_html
+
+    page = summary_html({"notes": ["a note"], "sentences": [
+        {"text": "Picked <b>.", "score": 0.9, "selected": True},
+        {"text": "Not picked.", "score": 0.1, "selected": False}]})
+    shade = f"rgba(37,99,235,{0.9 * 0.55:.2f})"  # as strong as the score
+    assert 'class="litlab-picked"' in page and shade in page and "0.06)" in page
+    assert "&lt;b&gt;" in page and "a note" in page

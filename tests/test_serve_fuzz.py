@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import (
 
 from litlab.common.sampling import sample_next
 from litlab.serve.api import create_app
-from litlab.serve.hub import IMAGE, LM, TEXT, ModelHub
+from litlab.serve.hub import IMAGE, LM, SUMMARY, TEXT, ModelHub
 
 EXAMPLES = int(os.environ.get("SERVE_FUZZ_EXAMPLES", "10"))  # per operation and mode
 CHECKS = [
@@ -61,6 +61,7 @@ KIND_OF_PATH = {
     "/explain/text": TEXT,
     "/generate": LM,
     "/chat": LM,
+    "/summarize": SUMMARY,
 }
 SPEAKERS = ["ROMEO", "JULIET"]  # names the tiny test model can spell (its vocabulary: no Y)
 KOREAN_CHAT = "ko-chat"  # its own names (사용자 / 챗봇) are the default, so none is set
@@ -219,6 +220,10 @@ REFUSALS = [  # (path, request, status)
     ("/explain/image", {"files": {"file": ("a.png", b"x")}, "data": {"model": "nope"}}, 404),
     ("/sentiment", {"content": b"\xff{", "headers": {"content-type": "application/json"}}, 400),
     ("/sentiment", {"json": {"model": "mnist-cnn", "text": "a good film"}}, 422),
+    ("/summarize", {"json": {"model": "bbc-extractive", "text": " \n\t "}}, 422),
+    ("/summarize", {"json": {"model": "bbc-extractive", "text": "..."}}, 422),
+    ("/summarize", {"json": {"model": "imdb-bilstm", "text": "A story. It ends."}}, 422),
+    ("/summarize", {"content": b"\xff{", "headers": {"content-type": "application/json"}}, 400),
 ]
 
 
