@@ -12,6 +12,9 @@ keeping its own parent's past. With ``beam=1`` this is greedy decoding (tested).
 ``log p / ((5 + length) / 6) ** alpha`` instead of ``log p``: every token costs log-probability,
 so free text (headlines) without it favours the shortest output; 0 (the default) keeps the
 raw sum, which is right when every output has the same length (dates).
+``no_repeat_ngram`` (n, fairseq's and Hugging Face's ``no_repeat_ngram_size``) forbids any
+token that would repeat an n-gram the beam already holds: a small decoder on little data
+loops ("oil oil oil"), and this removes the loop at decoding time (0: off).
 """
 
 from __future__ import annotations
@@ -21,6 +24,19 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+def repeated_ngram_tokens(seqs: Tensor, n: int) -> list[tuple[int, int]]:
+    """(row, token) pairs where ``token`` would complete an ``n``-gram that row of ``seqs``
+    (rows, L) already holds: its last n-1 tokens occurred before, followed by ``token``."""
+    pairs = []
+    for r, row in enumerate(seqs.tolist()):
+        if len(row) < n - 1:
+            continue
+        prefix = row[len(row) - n + 1 :]
+        pairs += [(r, row[i + n - 1]) for i in range(len(row) - n + 1)
+                  if row[i : i + n - 1] == prefix]
+    return pairs
 
 
 def beam_search(
@@ -34,6 +50,7 @@ def beam_search(
     max_len: int,
     device: torch.device,
     length_penalty: float = 0.0,
+    no_repeat_ngram: int = 0,
 ) -> Tensor:
     """The best output per input (batch, max_len): ``eos`` then padding after it."""
     b, k = batch, beam
@@ -45,6 +62,9 @@ def beam_search(
     for _ in range(max_len):
         logp = F.log_softmax(step(prev), dim=-1)  # (B*K, V)
         v = logp.shape[-1]
+        if no_repeat_ngram:
+            for r, token in repeated_ngram_tokens(seqs, no_repeat_ngram):
+                logp[r, token] = float("-inf")
         # a finished beam may only grow by padding, at no cost: it stays one candidate
         logp[done] = float("-inf")
         logp[done, pad] = 0.0

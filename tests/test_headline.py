@@ -134,3 +134,21 @@ def test_a_tiny_fit_logs_rouge_and_sample_headlines(tiny_root: Path, in_tmp: Pat
     assert len(acc.Tensors("val/samples/text_summary")) == 12  # one entry per epoch
     text = acc.Tensors("val/samples/text_summary")[-1].tensor_proto.string_val[0].decode()
     assert "reference:" in text and "beam 4:" in text and "←" in text
+
+
+def test_no_repeat_ngram_bans_what_would_repeat_and_the_beam_obeys():
+    from litlab.common.beam import repeated_ngram_tokens
+
+    seqs = torch.tensor([[5, 6, 5], [7, 7, 8]])
+    assert repeated_ngram_tokens(seqs, 2) == [(0, 6)]  # "5 6" again after the last 5
+    assert sorted(repeated_ngram_tokens(seqs, 1)) == [(0, 5), (0, 5), (0, 6), (1, 7), (1, 7),
+                                                      (1, 8)]
+
+    def loop(prev: torch.Tensor) -> torch.Tensor:  # always "3" first, then "4", then eos
+        return torch.tensor([0.0, 0.0, 1.0, 3.0, 2.0]).log().expand(len(prev), 5).clone()
+
+    plain = beam_search(loop, lambda rows: None, 1, 2, 1, 2, 0, 4, torch.device("cpu"))
+    blocked = beam_search(loop, lambda rows: None, 1, 2, 1, 2, 0, 4, torch.device("cpu"),
+                          no_repeat_ngram=1)
+    assert plain[0].tolist() == [3, 3, 3, 3]
+    assert blocked[0].tolist() == [3, 4, 2, 0]

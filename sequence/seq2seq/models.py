@@ -143,7 +143,7 @@ class Seq2SeqGRU(nn.Module):
     @torch.no_grad()
     def beam_search(
         self, ids: Tensor, lengths: Tensor, bos: int, eos: int, max_len: int, beam: int = 4,
-        length_penalty: float = 0.0,
+        length_penalty: float = 0.0, no_repeat_ngram: int = 0,
     ) -> Tensor:
         """The best of ``beam`` partial outputs per input (B, max_len); see ``beam.py``."""
         memory, state = self.start(ids, lengths)
@@ -161,5 +161,5 @@ class Seq2SeqGRU(nn.Module):
 
         return beam_search(
             step, reorder, len(ids), beam, bos, eos, self.pad_id, max_len, ids.device,
-            length_penalty,
+            length_penalty, no_repeat_ngram,
         )

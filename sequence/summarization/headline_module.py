@@ -36,6 +36,8 @@ class HeadlineModule(Seq2SeqModule):
         max_output_len: decoding stops after this many tokens (``</s>`` included).
         length_penalty: GNMT alpha for beam search (0 = raw log-probability, which prefers
             short headlines); passed only to nets whose ``beam_search`` takes it when not 0.
+        no_repeat_ngram: forbid repeating any n-gram of tokens in an output (0: off; see
+            ``common/beam.py``), in validation and test decoding alike.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class HeadlineModule(Seq2SeqModule):
         max_output_len: int = 24,
         label_smoothing: float = 0.1,
         length_penalty: float = 1.0,
+        no_repeat_ngram: int = 0,
     ) -> None:
         super().__init__(net, lr, weight_decay, beam_width, max_output_len, label_smoothing)
         check_positive("--model.init_args", beam_width=beam_width, val_beam_width=val_beam_width)
@@ -63,13 +66,16 @@ class HeadlineModule(Seq2SeqModule):
             require(dm, Seq2SeqTextData, type(self).__name__)  # decode: ids -> headline text
 
     def decode(self, inputs: TokenBatch, beam_width: int | None = None) -> Tensor:
-        """Free-running outputs (B, max_output_len): greedy, or beam search if width > 1."""
+        """Free-running outputs (B, max_output_len): greedy, or beam search if width > 1;
+        with ``no_repeat_ngram``, greedy is a beam of one (the same search, constrained)."""
         beam = beam_width or self.hparams.beam_width
-        if beam == 1 or not self.hparams.length_penalty:
+        hp = self.hparams
+        options = {k: v for k, v in (("length_penalty", hp.length_penalty if beam > 1 else 0),
+                                     ("no_repeat_ngram", hp.no_repeat_ngram)) if v}
+        if not options:  # what Seq2SeqModule does: nets without these arguments work too
             return super().decode(inputs, beam)
         _, bos, eos = self.specials.tolist()
-        return self.net.beam_search(*inputs, bos, eos, self.hparams.max_output_len, beam,
-                                    length_penalty=self.hparams.length_penalty)
+        return self.net.beam_search(*inputs, bos, eos, hp.max_output_len, beam, **options)
 
     # --- evaluation: text, then ROUGE at the end of the epoch ------------------------------
 
