@@ -243,6 +243,10 @@ class SummaryData(Protocol):
     def batch(self, documents: list[list[str]]) -> tuple[Tensor, Tensor]:
         """Documents (lists of sentences) -> ids (B, S, T), lengths (B, S)."""
 
+    def lexicon(self) -> tuple[list[str], list[list[int]]]:
+        """The tokenizer's pieces as it stores them and the piece ids of stop words: what a
+        network needs to see whole words in the ids (``summarization/graph.py``)."""
+
 
 # --- 3. what callbacks and ``litlab explain`` / serve/ may ask of a LightningModule ---------
 
