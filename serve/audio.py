@@ -119,7 +119,7 @@ def audio_tab(hub: ModelHub, names: list[str], friendly) -> None:
         with gr.Column(min_width=280):
             model = gr.Dropdown(names, value=names[0], label="model", elem_id="audio-model",
                                 min_width=200)  # fmt: skip
-            recording = gr.Audio(sources=["microphone", "upload"], type="filepath",
+            recording = gr.Audio(sources=["upload", "microphone"], type="filepath",
                                  label="say a digit (0-9) or upload a WAV file",
                                  elem_id="audio-input")  # fmt: skip
             button = gr.Button("Classify", variant="primary", elem_id="audio-run")
