@@ -193,7 +193,7 @@ def spectrogram_figure(
     n = len(specs)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.8 * ncols, 2.4 * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     extent = (0.0, seconds or specs.shape[-1], 0.0, specs.shape[-2])  # (left, right, bottom, top)
@@ -207,11 +207,17 @@ def spectrogram_figure(
             shown = overlay_heatmap(scaled[None], cam.detach().float().cpu(), alpha=0.45)
             ax.imshow(shown, origin="lower", aspect="auto", extent=extent)
         ax.set_title(titles[i], fontsize=8, color=colors[i] if colors else "black")
-        if i // ncols == nrows - 1 or i + ncols >= n:
+        bottom, left = i + ncols >= n, i % ncols == 0
+        if bottom or left:
             ax.axis("on")
             ax.set_yticks([])
             ax.tick_params(labelsize=6)
+        if bottom:
             ax.set_xlabel("seconds" if seconds else "frames", fontsize=7)
+        else:
+            ax.set_xticks([])
+        if left:
+            ax.set_ylabel("mel bands (low to high)", fontsize=7)
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
     fig.tight_layout()

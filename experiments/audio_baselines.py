@@ -96,18 +96,20 @@ def run_audio_baselines(
 
 
 def deep_run(log_root: Path, experiment: str) -> dict | None:
-    """The newest run of ``experiment`` with a ``test/acc``: accuracy and training minutes
-    (first to last event of its fit, the test included)."""
+    """The newest finished run of ``experiment`` (one with a real ``test/acc``): accuracy and
+    training minutes (first to last event of its fit, the test included)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     for run in sorted((log_root / experiment).glob("version_*"), reverse=True):
         acc = EventAccumulator(str(run), size_guidance={"scalars": 0})
         acc.Reload()
         scalars = acc.Tags()["scalars"]
-        if "test/acc" not in scalars:
+        # step 0: the hparams tab's placeholder, logged when the fit starts (still running)
+        tested = [e for e in acc.Scalars("test/acc") if e.step > 0] if "test/acc" in scalars else []
+        if not tested:
             continue
         times = [e.wall_time for tag in scalars for e in acc.Scalars(tag)]
-        return {"test_acc": acc.Scalars("test/acc")[-1].value,
+        return {"test_acc": tested[-1].value,
                 "minutes": (max(times) - min(times)) / 60, "run": str(run)}  # fmt: skip
     return None
 
@@ -115,6 +117,7 @@ def deep_run(log_root: Path, experiment: str) -> dict | None:
 def audio_table(rows: list[dict], log_root: Path) -> str:
     """Markdown: one row per split, one column per model; the LOSO mean at the bottom."""
     splits = ["own", *SPEAKERS]
+    rows = [r for r in rows if r["dataset"].startswith("fsdd") and r["model"] in AUDIO_MODELS]
     base = {(r["dataset"], r["model"]): r for r in rows}
     names = sorted({r["model"] for r in rows}, key=AUDIO_MODELS.index)
     head = ["split", *names, *(d.split("/")[1] for d in DEEP)]
