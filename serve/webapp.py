@@ -1,11 +1,13 @@
 """The web app of ``litlab serve`` (Gradio, mounted at ``/ui`` by ``serve/api.py``).
 
-Five tabs, each a thin front end over ``serve/hub.py``: Image (top classes and Grad-CAM),
+Six tabs, each a thin front end over ``serve/hub.py``: Image (top classes and Grad-CAM),
 Sentiment (label, probabilities, words coloured by their attribution and, for a text outside
 the model's language, a warning naming the served model to try), Generate (text that
 streams in as it is sampled), Chat (a conversation with a model trained on dialogue; the
 page sends the whole history each turn, the server keeps none) and Summarize (an article's
-summary, every sentence shaded by its score: ``serve/summaries.py``). A tab whose kind of model
+summary, every sentence shaded by its score: ``serve/summaries.py``) and Audio (a digit said
+into the microphone or uploaded, its top classes and the spectrogram with Grad-CAM:
+``serve/audio.py``). A tab whose kind of model
 the registry lacks says so in one line. A bad input (``InputError``) shows as a message in
 the page. Every input and output has a stable ``elem_id`` (``image-input``,
 ``sentiment-words``, ``chat-box``, ...) that ``tests/test_serve_browser.py`` finds them by.
@@ -23,7 +25,8 @@ from fastapi import FastAPI
 from PIL import Image
 
 from litlab.common.viz import token_attribution_html
-from litlab.serve.hub import IMAGE, LM, SUMMARY, TEXT, ModelHub
+from litlab.serve.audio import audio_tab
+from litlab.serve.hub import AUDIO, IMAGE, LM, SUMMARY, TEXT, ModelHub
 from litlab.serve.payloads import InputError
 from litlab.serve.summaries import summarize_tab
 
@@ -253,6 +256,9 @@ def build(hub: ModelHub) -> gr.Blocks:
             with gr.Tab("Summarize", elem_id="tab-summarize"):
                 names = hub.names(SUMMARY)
                 summarize_tab(hub, names, _friendly) if names else _missing(SUMMARY)
+            with gr.Tab("Audio", elem_id="tab-audio"):
+                names = hub.names(AUDIO)
+                audio_tab(hub, names, _friendly) if names else _missing(AUDIO)
     return app
 
 
