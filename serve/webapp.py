@@ -244,7 +244,9 @@ def build(hub: ModelHub) -> gr.Blocks:
     with gr.Blocks(title="litlab", analytics_enabled=False) as app:
         served = ", ".join(f"`{m['name']}@{m['version']}`" for m in hub.describe()) or "none"
         gr.Markdown(f"## litlab serve\nModels: {served} · JSON API: [/docs](/docs)")
-        with gr.Tabs(elem_id="tabs"):
+        # six tabs do not fit a phone's width: wrap them onto a second row, all in sight,
+        # rather than hide the last ones behind Gradio's overflow menu
+        with gr.Tabs(elem_id="tabs", overflow_behavior="wrap"):
             with gr.Tab("Image", elem_id="tab-image"):
                 _image_tab(hub)
             with gr.Tab("Sentiment", elem_id="tab-sentiment"):

@@ -292,7 +292,8 @@ def test_phone_screen_has_tabs_and_no_horizontal_scroll(browser, server, tmp_pat
     width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width <= inner + 1
     tabs = page.locator("#tabs [role=tab]")
-    assert [t.strip() for t in tabs.all_inner_texts()] == ["Image", "Sentiment", "Generate", "Chat"]
+    assert [t.strip() for t in tabs.all_inner_texts()] == [
+        "Image", "Sentiment", "Generate", "Chat", "Summarize", "Audio"]
     assert all(tab.is_visible() for tab in tabs.all())
     page.get_by_role("tab", name="Sentiment").click()
     assert page.locator("#sentiment-text textarea").is_visible()
