@@ -175,8 +175,20 @@ def _generate_tab(hub: ModelHub) -> None:
             text += piece
             yield text
 
+    def example(name: str) -> str:
+        """A first prompt in the model's own language: a dialogue model's bot speaking
+        ("챗봇:" for the Korean chatbot), else a line of the plays."""
+        return f"{hub.speakers(name)[1]}:" if hub.get(name, LM).chat else "ROMEO:"
+
+    examples = {example(n) for n in names}
+
+    def follow(name: str, text: str) -> str:
+        # a prompt the user wrote stays; an example follows the chosen model
+        return example(name) if text.strip() in examples or not text.strip() else text
+
     model = _model_dropdown(names, "generate-model")
-    prompt = gr.Textbox("ROMEO:", label="prompt", lines=2, elem_id="generate-prompt")
+    prompt = gr.Textbox(example(names[0]), label="prompt", lines=2, elem_id="generate-prompt")
+    model.change(follow, [model, prompt], prompt)
     controls = _sampling_controls("generate")
     button = gr.Button("Generate", variant="primary", elem_id="generate-run")
     output = gr.Textbox(label="continuation", lines=10, elem_id="generate-output",

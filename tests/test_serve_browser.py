@@ -185,7 +185,10 @@ WATCH_LENGTHS = """() => { window.lengths = [];
 def test_generate_tab_streams_text_into_the_output(browser, server, tmp_path):
     page = _open(browser, server)
     page.get_by_role("tab", name="Generate").click()
-    page.fill("#generate-prompt textarea", "ROMEO:")
+    # the first model in the list is ko-chat: its example prompt is its bot's name
+    assert page.locator("#generate-prompt textarea").input_value() == "챗봇:"
+    _choose(page, "generate-model", "shakespeare-gpt")  # characters, so 300 tokens = 300 chars
+    page.wait_for_function("document.querySelector('#generate-prompt textarea').value === 'ROMEO:'")
     page.fill("#generate-max-new-tokens input[type=number]", "300")
     page.evaluate(WATCH_LENGTHS)
     page.click("#generate-run")
