@@ -41,6 +41,7 @@ SEED = 0
 # %%
 import importlib.util
 import time
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -49,6 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (5, 3)})
+warnings.filterwarnings("ignore", message=".*IProgress")  # no widgets needed for progress bars
 torch.manual_seed(SEED)
 print("torch", torch.__version__)
 
@@ -514,5 +516,5 @@ fig.tight_layout()
 # 풀이 3, 4에 대한 설명: 은닉층이 있는 MLP는 픽셀 사이의 비선형 조합을 배울 수 있어서 선형
 # 모델보다 조금 더 정확합니다(데이터가 작아서 차이는 크지 않습니다). Adam은 매개변수마다
 # 학습률을 조절하므로 초반 손실이 SGD보다 빨리 떨어지는 경우가 많습니다. 다만 끝까지
-# 학습하면 SGD가 따라오거나 앞서기도 합니다. "Adam이 항상 낫다"가 아니라 "Adam은
-# 학습률에 덜 민감하다"가 정확한 기억입니다.
+# 학습하면 SGD가 따라오거나 앞서기도 합니다. "Adam이 항상 낫다"보다는 "Adam은 학습률을 덜
+# 타서 시작하기 쉽다"로 기억하는 편이 정확합니다.

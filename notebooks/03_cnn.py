@@ -352,11 +352,17 @@ fig
 # %%
 from torchvision.transforms import v2
 
+
+def per_class(lbl, n):
+    """Indices of the first ``n`` images of every class (the files are sorted by class)."""
+    return torch.cat([torch.nonzero(lbl == c).flatten()[:n] for c in range(10)])
+
+
 train_u8, train_lbl = dm.arrays("train")
-pick = torch.cat([torch.nonzero(train_lbl == c).flatten()[:TRANSFER_PER_CLASS] for c in range(10)])
+pick = per_class(train_lbl, TRANSFER_PER_CLASS)
 few_x, few_y = train_u8[pick], train_lbl[pick]
-n_test = 200 if TINY else 2000
-test_x, test_y = images[:n_test], labels[:n_test]
+pick = per_class(labels, 5 if TINY else 200)  # 2,000 test images, 200 of each class
+test_x, test_y = images[pick], labels[pick]
 print(f"{len(few_y)} training images, {len(test_y)} test images")
 
 try:

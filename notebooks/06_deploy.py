@@ -163,7 +163,8 @@ assert same and latest.version != first.version
 from litlab.vision.data import CIFAR10DataModule
 
 test_images, test_labels = CIFAR10DataModule(val_size=40 if TINY else 5000).arrays("test")
-img, label = test_images[7], int(test_labels[7])
+first_cat = int((test_labels == 3).nonzero()[0])  # class 3 of CIFAR-10 is "cat"
+img, label = test_images[first_cat], int(test_labels[first_cat])
 with torch.no_grad():
     probs = latest.model(latest.data.encode_images([img])).softmax(dim=1)[0]
 top = probs.topk(3)

@@ -28,6 +28,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 HERE = Path(__file__).resolve().parent
 FORMATS = "ipynb,py:percent"
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry", action="store_true", help="run, but do not write the .ipynb")
     p.add_argument("--sync", action="store_true", help="only rewrite the .ipynb cells, no run")
     args = p.parse_args(argv)
+    failed: list[str] = []
     for py in pick(args.names):
         ipynb = py.with_suffix(".ipynb")
         nb = read(py)
@@ -122,12 +124,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"synced {ipynb.name}")
             continue
         print(f"running {py.name} ({'tiny' if args.tiny else 'full'}) ...", flush=True)
-        seconds = execute(nb, args.tiny)
+        try:
+            seconds = execute(nb, args.tiny)
+        except CellExecutionError as err:  # the others still run; nothing is written for it
+            failed.append(py.stem)
+            print(f"{py.stem} FAILED, .ipynb left as it was:\n{str(err)[-3000:]}", flush=True)
+            continue
         print(f"{py.stem}: {seconds:.0f} s", flush=True)
         if not args.dry:
             nb.metadata["litlab"] = run_info(args.tiny, seconds)
             jupytext.write(nb, ipynb)
-    return 0
+    if failed:
+        print(f"failed: {' '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
