@@ -63,6 +63,7 @@ plt.rcParams.update({"figure.dpi": 80})
 REPO = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "pyproject.toml").exists())
 WORK = Path(os.environ.get("LITLAB_NOTEBOOK_WORK", REPO))  # where logs/ go
 os.environ.setdefault("DATA_DIR", str(REPO / "data"))  # the CLI's rule: $DATA_DIR, else ./data
+os.environ["NO_COLOR"] = "1"  # Lightning's tables without terminal colour codes
 for name in ("lightning.pytorch", "lightning.fabric"):  # short outputs: warnings only
     logging.getLogger(name).setLevel(logging.WARNING)
 torch.manual_seed(SEED)
@@ -335,6 +336,7 @@ args = [
     "--trainer.max_epochs=1",
     f"--trainer.default_root_dir={WORK / 'logs' / 'notebooks'}",
     "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
 ]
 if TINY:
     args += ["--data.init_args.val_size=40", "--data.init_args.batch_size=16"]
@@ -351,13 +353,14 @@ for f in sorted(run_dir.rglob("*")):
 
 # %% [markdown]
 # 실행 폴더에는 체크포인트(`best.ckpt`, `last.ckpt`), TensorBoard 로그, 그리고 **실제로 쓰인
-# 설정 전체**(`config.yaml`)가 남습니다. YAML에 없던 값(클래스 수, 시드, 정밀도 등)도
-# 채워져 있으니, 몇 달 뒤에도 같은 실험을 그대로 다시 돌릴 수 있습니다.
+# 설정 전체**(`config.yaml`)가 남습니다. YAML에 없던 값(데이터가 정하는 클래스 수, 시드,
+# 명령줄에서 바꾼 에포크 수 등)도 채워져 있으니, 몇 달 뒤에도 같은 실험을 그대로 다시 돌릴 수
+# 있습니다.
 
 # %%
 saved = (run_dir / "config.yaml").read_text().splitlines()
 print("\n".join(line for line in saved if "num_classes" in line or "seed_everything" in line
-                or "precision" in line or "max_epochs" in line))
+                or "max_epochs" in line or "val_size" in line))
 
 # %% [markdown]
 # 이 저장소의 결과표는 같은 명령을 12 에포크 돌린 결과입니다. scikit-learn 기준선
@@ -414,12 +417,15 @@ for name, acc in rows:
 from lightning.pytorch.callbacks import EarlyStopping
 
 stopper = EarlyStopping(monitor="val/acc", mode="max", patience=2)
-trainer = L.Trainer(max_epochs=1 if TINY else 3, callbacks=[stopper], logger=False,
+trainer = L.Trainer(max_epochs=1 if TINY else 4, callbacks=[stopper], logger=False,
                     enable_checkpointing=False, enable_progress_bar=False,
                     enable_model_summary=False)
 trainer.fit(ImageClassifier(MLP(hidden=(256,)), optimizer="adamw", lr=2e-3), datamodule=dm)
-print("stopped after epoch", trainer.current_epoch - 1, "| best val/acc",
-      round(stopper.best_score.item(), 4))
+if stopper.stopped_epoch:
+    print(f"stopped early after epoch {stopper.stopped_epoch}", end=" ")
+else:
+    print(f"ran all {trainer.current_epoch} epochs (val/acc kept improving)", end=" ")
+print(f"| best val/acc {stopper.best_score.item():.4f}")
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # 2. one hidden layer of 256, the quick overlay (2 short epochs)
@@ -427,7 +433,8 @@ args = ["fit", "--config", str(config),
         "--config", str(REPO / "experiments" / "overlays" / "quick.yaml"),
         "--model.init_args.net.init_args.hidden=[256]",
         f"--trainer.default_root_dir={WORK / 'logs' / 'notebooks'}",
-        "--trainer.enable_progress_bar=false", "--trainer.callbacks=[]", "--test=false"]
+        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+        "--trainer.callbacks=[]", "--test=false"]
 if TINY:  # 40 validation images: a quarter of them is less than one batch
     args += ["--data.init_args.val_size=40", "--data.init_args.batch_size=16",
              "--trainer.limit_val_batches=1"]

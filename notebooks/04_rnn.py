@@ -62,6 +62,7 @@ plt.rcParams.update({"figure.dpi": 80})
 # so the line above switches the notebook back to figures shown inline
 REPO = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "pyproject.toml").exists())
 os.environ.setdefault("DATA_DIR", str(REPO / "data"))  # the CLI's rule: $DATA_DIR, else ./data
+os.environ["NO_COLOR"] = "1"  # Lightning's tables without terminal colour codes
 for name in ("lightning.pytorch", "lightning.fabric"):  # short outputs: warnings only
     logging.getLogger(name).setLevel(logging.WARNING)
 torch.manual_seed(SEED)

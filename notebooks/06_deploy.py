@@ -68,6 +68,7 @@ REPO = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "pyproject.toml
 WORK = Path(os.environ.get("LITLAB_NOTEBOOK_WORK", REPO))  # logs/ and models/ go here
 REGISTRY = WORK / "models"
 os.environ.setdefault("DATA_DIR", str(REPO / "data"))  # the CLI's rule: $DATA_DIR, else ./data
+os.environ["NO_COLOR"] = "1"  # Lightning's tables without terminal colour codes
 for name in ("lightning.pytorch", "lightning.fabric"):  # short outputs: warnings only
     logging.getLogger(name).setLevel(logging.WARNING)
 print("data root:", os.environ["DATA_DIR"])
@@ -94,7 +95,8 @@ for step in z.STEPS:
 zero = time.perf_counter()  # the clock of "from zero to the web app" (this notebook's part)
 trained = []
 for step in z.STEPS:
-    t = z.train(step, WORK, extra=("--trainer.enable_progress_bar=false",), tiny=TINY)
+    quiet = ("--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false")
+    t = z.train(step, WORK, extra=quiet, tiny=TINY)
     trained.append(t)
     print(f"{step.kind:<9} {t.score:<22} {t.seconds:6.0f} s   {t.checkpoint.relative_to(WORK)}")
 

@@ -98,6 +98,7 @@ def run_info(tiny: bool, seconds: float) -> dict:
         "machine": f"{os.cpu_count()} CPU cores ({platform.machine()}), "
         f"torch threads {torch.get_num_threads()}, "
         f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}",
+        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],  # a shared CPU shows
     }
 
 
