@@ -2,13 +2,16 @@
 
     python benchmarks/serve_load.py                      # the models/ registry
     python benchmarks/serve_load.py --root /tmp/reg --requests 20
+    python benchmarks/serve_load.py --only /classify/audio       # one endpoint's rows
 
 Starts ``litlab serve --no-ui`` (``--ui``: with the web app) on a free port as a child
 process and measures the cold start: seconds from spawning it to ``/health`` answering ok,
 and to the first answer of ``/classify`` (model loading, imports and the first forward pass
 included). Then, for ``/classify`` (one fixed PNG, the first image classifier of ``GET /models``)
 and ``/sentiment`` (one fixed English review, the first text classifier; with and without
-integrated-gradients attributions), with 1 and 8 concurrent clients (threads, one
+integrated-gradients attributions) and ``/classify/audio`` (a fixed 1-s WAV, 8 kHz mono
+16-bit, the first audio classifier; without the Grad-CAM picture, and with it), with 1 and
+8 concurrent clients (threads, one
 ``httpx.Client`` each): ``--requests`` requests after ``--warmup`` untimed ones, and their
 p50 / p99 latency, requests per second and errors (a non-200 answer or an exception).
 
@@ -52,6 +55,28 @@ def fixed_png() -> bytes:
     img.paste((255, 255, 255), (20, 20, 44, 44))
     buf = io.BytesIO()
     img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def fixed_wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A spoken-digit-like sound: two vowel-ish tones under an envelope, 16-bit PCM WAV."""
+    import math
+    import struct
+    import wave
+
+    n = round(seconds * rate)
+    samples = []
+    for i in range(n):
+        t = i / rate
+        env = math.sin(math.pi * t / seconds) ** 2
+        s = 0.3 * math.sin(2 * math.pi * 220 * t) + 0.2 * math.sin(2 * math.pi * 1200 * t)
+        samples.append(round(32767 * env * s))
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(struct.pack(f"<{n}h", *samples))
     return buf.getvalue()
 
 
@@ -149,7 +174,16 @@ def run(args: argparse.Namespace, proc: subprocess.Popen, base: str, spawned: fl
     models = poll.get("/models").json()
     image = next((m["name"] for m in models if m["kind"] == "image classifier"), None)
     text = next((m["name"] for m in models if m["kind"] == "text classifier"), None)
+    audio = next((m["name"] for m in models if m["kind"] == "audio classifier"), None)
     image, text = args.image_model or image, args.text_model or text
+    audio = args.audio_model or audio
+    clip = fixed_wav()
+
+    def classify_audio(explain: bool) -> Request:
+        data = {"model": audio, "explain": str(explain).lower()}
+        return lambda client: client.post(
+            "/classify/audio", files={"file": ("bench.wav", clip, "audio/wav")}, data=data
+        )
 
     def classify(client: httpx.Client) -> httpx.Response:
         files = {"file": ("bench.png", png, "image/png")}
@@ -166,12 +200,18 @@ def run(args: argparse.Namespace, proc: subprocess.Popen, base: str, spawned: fl
             raise RuntimeError(f"/classify with {image!r}: {first.status_code} {first.text}")
         t_classify = time.perf_counter() - spawned
     poll.close()
+    only = set(args.only or [])
     settings = [("/classify", image, classify)] if image else []
     if text:
         settings += [("/sentiment, attributions", text, sentiment(True)),
                      ("/sentiment, no attributions", text, sentiment(False))]  # fmt: skip
+    if audio:
+        settings += [("/classify/audio, 1-s WAV", audio, classify_audio(False)),
+                     ("/classify/audio, 1-s WAV + Grad-CAM", audio, classify_audio(True))]
     rows = []
     for label, model, request in settings:
+        if only and label.split(",")[0] not in only:
+            continue
         for clients in args.clients:
             r = load(request, base, clients, args.requests, args.warmup)
             rows.append(f"| {label} | {model} | {clients} | {args.requests} | {r['p50']:.1f} | "
@@ -199,6 +239,9 @@ def main() -> int:
     p.add_argument("--clients", type=int, nargs="+", default=[1, 8], help="concurrent clients")
     p.add_argument("--image-model", default=None, help="default: the first image classifier")
     p.add_argument("--text-model", default=None, help="default: the first text classifier")
+    p.add_argument("--audio-model", default=None, help="default: the first audio classifier")
+    p.add_argument("--only", nargs="+", default=None,
+                   help="endpoints to load, e.g. /classify/audio (default: all)")  # fmt: skip
     p.add_argument("--ui", action="store_true", help="with the web app, as `litlab serve` runs")
     p.add_argument("--start-timeout", type=float, default=300, help="seconds to wait for it")
     p.add_argument("--out", type=Path, default=REPO / "results" / "local" / "serve_load.md")

@@ -63,6 +63,8 @@ def grad_cam(
     """Grad-CAM maps (B, H, W) in [0, 1], upsampled bilinearly to the image size.
 
     ``forward``: images (B, C, H, W) -> logits (B, K); it must run ``layer`` once per call.
+    Sequences (B, C, T) through a 1-D convolution work the same: maps (B, T), upsampled
+    linearly (the waveform networks of ``litlab.audio``).
     ``target``: the class to explain for each image. The map is the ReLU of the layer's
     channels weighted by the spatially averaged gradient of the target logit (Selvaraju et
     al., 2017), then scaled by its own maximum so that images compare by shape.
@@ -70,11 +72,12 @@ def grad_cam(
     with gradients_on():
         cam = LayerGradCam(forward, layer).attribute(
             _fresh(images), target=torch.as_tensor(target).tolist(), relu_attributions=True
-        )  # (B, 1, h, w) at the layer's resolution
-        cam = F.interpolate(cam.detach(), size=images.shape[-2:], mode="bilinear")
+        )  # (B, 1, h, w) at the layer's resolution, or (B, 1, t) for sequences
+        mode = "linear" if cam.ndim == 3 else "bilinear"
+        cam = F.interpolate(cam.detach(), size=images.shape[2:], mode=mode)
     cam = cam[:, 0]
     peak = cam.flatten(1).amax(dim=1).clamp_min(1e-12)
-    return cam / peak[:, None, None]
+    return cam / peak.view(-1, *[1] * (cam.ndim - 1))
 
 
 # --- integrated gradients on token embeddings -------------------------------------------------

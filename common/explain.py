@@ -4,7 +4,10 @@
         --input cat.jpg dog.png --out explained/
     litlab explain --ckpt <sentiment run>/checkpoints/best.ckpt --input reviews.txt --out out/
 
-Images (.png, .jpg, .jpeg, .gif, .webp) get a Grad-CAM figure for their top classes; text
+Images (.png, .jpg, .jpeg, .gif, .webp) get a Grad-CAM figure for their top classes;
+recordings (.wav, .flac, .ogg, .mp3) for an audio model get their spectrogram with a Grad-CAM
+overlay per top class (``common/audio_explain.py``, after the one preprocessing of
+``common/audio_io.py``: any rate, channels and length); text
 files get, per non-empty line, coloured attributions on whole words (``common/pieces.py``;
 PNG and a standalone HTML page) and, for models with attention, one attention figure per
 layer (over the model's tokens). A line mostly outside the model's language or vocabulary
@@ -57,6 +60,7 @@ from litlab.common.viz import (
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 TEXT_SUFFIXES = {".txt"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}  # common/audio_io.py reads them
 ORDINALS = ("1st", "2nd", "3rd", "4th", "5th")
 
 
@@ -137,6 +141,16 @@ def explain_texts(
     return out
 
 
+def explain_audio(model: L.LightningModule, data: object, path: Path, top_k: int = 3):
+    """Top-k classes of a recording and its spectrogram with Grad-CAM (``gradcam``)."""
+    from litlab.common.audio_explain import classify_clip
+    from litlab.common.audio_io import read_audio
+
+    wave, rate = read_audio(path)  # AudioError is a ValueError: reported, then skipped
+    answer = classify_clip(model, data, wave, rate, top_k, explain=True)
+    return Explanation(answer.top, {"gradcam": answer.figure}, warning=answer.warning)
+
+
 def _html_page(body: str) -> str:
     return (
         '<!doctype html><html><head><meta charset="utf-8"><title>litlab explain</title></head>'
@@ -196,12 +210,15 @@ def run_explain(ckpt: str, inputs: list[str], out: str, top_k: int = 3, n_steps:
             if suffix in IMAGE_SUFFIXES:
                 exps = explain_images(model, data, [_read_image(path)], top_k)
                 stems = [path.stem]
+            elif suffix in AUDIO_SUFFIXES:
+                exps = [explain_audio(model, data, path, top_k)]
+                stems = [path.stem]
             elif suffix in TEXT_SUFFIXES:
                 lines = _read_lines(path)
                 exps = explain_texts(model, data, lines, n_steps)
                 stems = [f"{path.stem}-{i}" for i in range(len(lines))]
             else:
-                kinds = sorted(IMAGE_SUFFIXES | TEXT_SUFFIXES)
+                kinds = sorted(IMAGE_SUFFIXES | TEXT_SUFFIXES | AUDIO_SUFFIXES)
                 raise ValueError(f"{path}: unknown input type (use one of {kinds})")
         except (ValueError, TypeError) as err:
             print(f"litlab explain: skipped {err}", file=sys.stderr)
@@ -227,7 +244,7 @@ def run_explain(ckpt: str, inputs: list[str], out: str, top_k: int = 3, n_steps:
 def main(argv: list[str] | None = None) -> int:
     parser = CommandParser(prog="litlab explain", description=__doc__.split("\n")[0])
     parser.add_argument("--ckpt", required=True, help="a checkpoint written by litlab fit")
-    parser.add_argument("--input", nargs="+", required=True, help="image or .txt files")
+    parser.add_argument("--input", nargs="+", required=True, help="image, .wav or .txt files")
     parser.add_argument("--out", required=True, help="folder for the PNG / HTML files")
     parser.add_argument("--top-k", type=int, default=3, help="Grad-CAM maps per image")
     parser.add_argument("--n-steps", type=int, default=50, help="integrated-gradient steps")

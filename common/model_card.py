@@ -35,6 +35,7 @@ class TaskKind(str, Enum):
     are the words written to ``config.json`` (a ``str``, so JSON and comparisons just work)."""
 
     IMAGE = "image classifier"
+    AUDIO = "audio classifier"
     TEXT = "text classifier"
     LM = "language model"
     SEQ2SEQ = "seq2seq"
@@ -54,6 +55,8 @@ def task_kind(model: object, data: object) -> TaskKind:
         return TaskKind.SEQ2SEQ
     if conforms(model, P.LanguageModelSource) or conforms(data, P.LanguageData):
         return TaskKind.LM
+    if conforms(data, P.AudioData):
+        return TaskKind.AUDIO
     if conforms(data, P.TextData):
         return TaskKind.TEXT
     if conforms(data, P.ProbeData):

@@ -177,6 +177,26 @@ class DialogueData(LanguageData, Protocol):
 
 
 @runtime_checkable
+class AudioData(Protocol):
+    """Audio-classification data (``litlab.audio.data``): clips prepared by
+    ``common/audio_io.prepare`` (mono, ``sample_rate``, ``clip_seconds``) and the way from
+    clips to the network's input, for the audio callback, ``litlab explain`` and serve/."""
+
+    classes: list[str]
+    sample_rate: int
+    clip_seconds: float
+
+    def probe_clips(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
+        """``n`` fixed evaluation clips (n, T) float in [-1, 1], and their labels."""
+
+    def encode_clips(self, clips: Tensor, train: bool = False) -> Tensor:
+        """Prepared clips (B, T) -> the network's input (log-mel (B, 1, F, N) or (B, 1, T))."""
+
+    def spectrogram(self, clips: Tensor) -> Tensor:
+        """Prepared clips (B, T) -> log-mel power in dB (B, n_mels, frames), for figures."""
+
+
+@runtime_checkable
 class ForecastData(Protocol):
     """A time-series DataModule: windows of scaled values and the way back to real units.
 
@@ -242,6 +262,10 @@ class SummaryData(Protocol):
 
     def batch(self, documents: list[list[str]]) -> tuple[Tensor, Tensor]:
         """Documents (lists of sentences) -> ids (B, S, T), lengths (B, S)."""
+
+    def lexicon(self) -> tuple[list[str], list[list[int]]]:
+        """The tokenizer's pieces as it stores them and the piece ids of stop words: what a
+        network needs to see whole words in the ids (``summarization/graph.py``)."""
 
 
 # --- 3. what callbacks and ``litlab explain`` / serve/ may ask of a LightningModule ---------

@@ -173,6 +173,57 @@ def gradcam_figure(
     return fig
 
 
+def spectrogram_figure(
+    specs: Tensor,
+    titles: Sequence[str],
+    cams: Tensor | Sequence[Tensor | None] | None = None,
+    colors: Sequence[str] | None = None,
+    ncols: int = 5,
+    seconds: float | None = None,
+    suptitle: str = "",
+) -> Figure:
+    """Log-mel spectrograms (N, F, T) in dB, low frequencies at the bottom, one panel each.
+
+    With ``cams`` (N, F, T) in [0, 1], each panel is its spectrogram in grey under that
+    Grad-CAM map (``overlay_heatmap``): the time-frequency region that decided the class;
+    a ``None`` among them leaves that panel a plain spectrogram.
+    ``colors`` colour the titles (red for a wrong prediction); ``seconds`` labels the time
+    axis of the bottom row.
+    """
+    n = len(specs)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.8 * ncols, 2.4 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    extent = (0.0, seconds or specs.shape[-1], 0.0, specs.shape[-2])  # (left, right, bottom, top)
+    for i, ax in enumerate(axes.flat[:n]):
+        spec = specs[i].detach().float().cpu()
+        cam = cams[i] if cams is not None else None
+        if cam is None:
+            ax.imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=extent)
+        else:
+            scaled = (spec - spec.min()) / (spec.max() - spec.min()).clamp_min(1e-6)
+            shown = overlay_heatmap(scaled[None], cam.detach().float().cpu(), alpha=0.45)
+            ax.imshow(shown, origin="lower", aspect="auto", extent=extent)
+        ax.set_title(titles[i], fontsize=8, color=colors[i] if colors else "black")
+        bottom, left = i + ncols >= n, i % ncols == 0
+        if bottom or left:
+            ax.axis("on")
+            ax.set_yticks([])
+            ax.tick_params(labelsize=6)
+        if bottom:
+            ax.set_xlabel("seconds" if seconds else "frames", fontsize=7)
+        else:
+            ax.set_xticks([])
+        if left:
+            ax.set_ylabel("mel bands (low to high)", fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def trim(weights: Tensor, length: int, seq_len: int, max_tokens: int) -> Tensor:
     """Cut (heads, Tq, Tk) to the real tokens: axes as long as the input lose the padding."""
     _, tq, tk = weights.shape

@@ -5,6 +5,8 @@
     litlab baseline --dataset imdb        # TF-IDF + logistic regression (also sst2, nsmc, text)
     litlab baseline --dataset sst2 --text-models minilm_logreg  # frozen MiniLM embeddings + LR
     litlab baseline --dataset bbc         # summarization: Lead, TextRank, ... (also kr50)
+    litlab baseline --dataset fsdd        # spoken digits: MFCC + logistic regression / SVM,
+                                          # own split and 6 leave-one-speaker-out splits
 
 Each model is trained on the deep models' training split (train minus the validation
 images, same seed) and scored on the test set. The comparison table puts the best deep run
@@ -44,12 +46,14 @@ DEEP_EXPERIMENTS = {  # data set -> "<domain>/<experiment>" under logs/
         "transformer/imdb_minilm_cpu", "transformer/imdb_minilm",
     ],
     "sst2": ["sequence/sst2_bilstm", "transformer/sst2_minilm"],
+    "fsdd": ["audio/fsdd_cnn", "audio/fsdd_m5"],
     "nsmc": [
         "sequence/nsmc_bilstm_quick", "sequence/nsmc_bilstm", "transformer/nsmc_transformer",
         "transformer/nsmc_scratch", "transformer/nsmc_finetune",
     ],
 }
-ALL_DATASETS = [*DATASETS, *TEXT_DATASETS]
+AUDIO_DATASETS = ["fsdd"]  # experiments/audio_baselines.py
+ALL_DATASETS = [*DATASETS, *TEXT_DATASETS, *AUDIO_DATASETS]
 
 
 def _models(seed: int) -> dict[str, Callable[[], object]]:
@@ -160,9 +164,19 @@ def main(argv: list[str] | None = None) -> None:
         help="text baselines: TF-IDF + logistic regression, and/or frozen pretrained MiniLM "
         "sentence embeddings + logistic regression (extra [transfer])",
     )
+    parser.add_argument(
+        "--audio-splits",
+        nargs="+",
+        default=None,
+        help="fsdd: 'own' (takes 0-4 test) and/or held-out speakers (default: own and all six); "
+        "the per-split table goes to <out>/audio_fsdd.md",
+    )
     parser.add_argument("--root", default=None, help="data root (default $DATA_DIR, else ./data)")
     parser.add_argument(
-        "--val-size", type=int, default=None, help="as in the experiments (5000 images, 2000 texts)"
+        "--val-size",
+        type=int,
+        default=None,
+        help="as in the experiments (5000 images, 2000 texts, 300 clips)",
     )
     parser.add_argument("--logs", default="logs", help="where the deep runs' TensorBoard logs are")
     parser.add_argument("--out", default="results", help="folder for baselines.json / baselines.md")
@@ -192,7 +206,9 @@ def main(argv: list[str] | None = None) -> None:
         datasets = groups.get(args.dataset, [args.dataset])
         rows = []
         for d in datasets:
-            if d in TEXT_DATASETS:
+            if d in AUDIO_DATASETS:
+                rows += _audio_rows(args)
+            elif d in TEXT_DATASETS:
                 rows += run_text_baselines(d, args.root, args.val_size or 2000, args.text_models)
             else:
                 rows += run_baselines(d, args.models, args.root, args.val_size or 5000)
@@ -211,3 +227,21 @@ def main(argv: list[str] | None = None) -> None:
     table = comparison_markdown(rows, deep)
     (out / "baselines.md").write_text(table)
     print(table)
+    if args.dataset in AUDIO_DATASETS:
+        from litlab.experiments.audio_baselines import write_report
+
+        print(write_report(rows, Path(args.logs), out))
+
+
+def _audio_rows(args) -> list[dict]:
+    """The MFCC baselines on the splits asked for (``--audio-splits``)."""
+    from litlab.audio.data import SPEAKERS
+    from litlab.experiments.audio_baselines import run_audio_baselines
+
+    splits = args.audio_splits or ["own", *SPEAKERS]
+    unknown = [s for s in splits if s not in ("own", *SPEAKERS)]
+    if unknown:
+        raise ConfigError(
+            f"--audio-splits {' '.join(unknown)}: use 'own' or speakers of {', '.join(SPEAKERS)}"
+        )
+    return run_audio_baselines(args.root, splits, val_size=args.val_size or 300)

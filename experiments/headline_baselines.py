@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 from litlab.common.data import resolve_data_root
 from litlab.sequence.summarization.corpus import Article, read_bbc, split_articles
@@ -52,21 +51,3 @@ def run_headline_baselines(root: str | None) -> list[dict]:
         f"{k} {100 * scores[k]:.2f}" for k in KEYS) + f"  ({seconds:.0f} s)", flush=True)
     return [{"dataset": HEADLINE_DATASET, "method": f"lead{n}_words", **scores, "n_words": n,
              "articles": len(test), "seconds": round(seconds, 1)}]
-
-
-def headline_model_rows(log_root: Path) -> list[dict]:
-    """``test/rouge*`` of the newest run of each headline experiment under ``logs/``."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    rows = []
-    for exp in HEADLINE_RUNS:
-        runs = sorted((log_root / exp).glob("version_*"), key=lambda p: int(p.name[8:]))
-        for run in reversed(runs):
-            acc = EventAccumulator(str(run), size_guidance={"scalars": 0})
-            acc.Reload()
-            if all(f"test/{k}" in acc.Tags()["scalars"] for k in KEYS):
-                scores = {k: acc.Scalars(f"test/{k}")[-1].value for k in KEYS}
-                rows.append({"dataset": HEADLINE_DATASET, "method": exp.split("/")[-1],
-                             **scores, "run": str(run)})
-                break
-    return rows

@@ -9,6 +9,8 @@ browsable at ``/docs``).
                                                                          language warning
     POST /generate        {"model", "prompt", sampling ...}           -> text/plain, streamed
     POST /chat            {"model", "history", "message", ...}        -> text/plain, streamed
+    POST /classify/audio  multipart: file (a WAV), model, top_k,      -> top digits, clipping
+                          explain                                        warning, Grad-CAM PNG
     POST /summarize       {"model", "text", "ratio"}                  -> summary, sentences
                                                                          with scores, notes
     POST /explain/image   multipart: file, model                      -> Grad-CAM PNG (base64)
@@ -17,8 +19,9 @@ browsable at ``/docs``).
 
 Every bad input gets a 4xx with ``{"detail": ...}``, each documented in the schema: 400 for
 a body that cannot be parsed (JSON that is not UTF-8, broken multipart) or an empty upload,
-404 for an unknown model, 413 for an image over the limit, 415 for a file that is not an
-image, 422 for a text that is empty, too long or cannot be encoded (and for anything the
+404 for an unknown model, 413 for an image over the limit (or a recording over 10 MiB or
+30 s), 415 for a file that is not an image (or not audio), 422 for a text that is empty, too
+long or cannot be encoded, or a recording that is silent or holds no samples (and for anything the
 schema refuses: then ``detail`` lists the fields). Handlers are plain ``def`` functions,
 which FastAPI runs in its thread pool, so inference never blocks the event loop;
 ``serve/hub.py`` says what makes concurrent requests safe.
@@ -35,6 +38,7 @@ from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from litlab.serve.audio import add_routes as add_audio_routes
 from litlab.serve.hub import ModelHub
 from litlab.serve.payloads import InputError
 from litlab.serve.summaries import EXAMPLE, MAX_ARTICLE
@@ -289,6 +293,8 @@ def create_app(hub: ModelHub, ui: bool = True) -> FastAPI:
             top_p=body.top_p,
         )
         return StreamingResponse(pieces, media_type="text/plain; charset=utf-8")
+
+    add_audio_routes(app, hub, UPLOAD_ERRORS, once)  # POST /classify/audio (serve/audio.py)
 
     @app.post("/summarize", response_model=SummaryOut, responses=TEXT_ERRORS)
     def summarize(body: SummarizeIn) -> dict:

@@ -36,7 +36,9 @@ from litlab.common.registry import RegistryError, list_models, load
 from litlab.serve.payloads import DRAWING, MAX_IMAGE_BYTES, InputError, article, png, read_image
 
 IMAGE, TEXT, LM, SUMMARY = TaskKind.IMAGE, TaskKind.TEXT, TaskKind.LM, TaskKind.SUMMARY
-SERVED_KINDS = (IMAGE, TEXT, LM, SUMMARY)
+AUDIO = TaskKind.AUDIO
+SERVED_KINDS = (IMAGE, TEXT, LM, SUMMARY, AUDIO)
+MAX_AUDIO_BYTES = 10 * 1024 * 1024  # serve/audio.py's upload limit
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Served:
     def describe(self) -> dict:
         out = {"name": self.name, "version": self.version, "kind": str(self.kind)}
         out["metric"] = self.metric
-        if self.kind in (IMAGE, TEXT):
+        if self.kind in (IMAGE, TEXT, AUDIO):
             out["classes"] = list(self.data.classes)
         if self.kind == LM:
             out["chat"] = self.chat
@@ -94,6 +96,7 @@ class ModelHub:
         max_image_bytes: int = MAX_IMAGE_BYTES,
     ) -> None:
         self.root, self.max_image_bytes = Path(root), max_image_bytes
+        self.max_audio_bytes = MAX_AUDIO_BYTES
         self.models: dict[str, Served] = {}
         self.skipped: dict[str, str] = {}  # name -> why it is not served
         for ref in refs if refs is not None else [row["name"] for row in list_models(root)]:
@@ -293,6 +296,17 @@ class ModelHub:
             raise InputError(str(err), 422) from err
         session.history = [(speaker, session.clean(text)) for speaker, text in history]
         return _each_without_grad(session.stream(message))
+
+    # --- audio ------------------------------------------------------------------------------
+
+    def classify_audio(
+        self, name: str, blob: bytes, top_k: int = 3, explain: bool = False
+    ) -> dict:
+        """The top digits of an uploaded recording, a clipping warning and, with ``explain``,
+        the spectrogram with Grad-CAM as PNG bytes (``serve/audio.py``)."""
+        from litlab.serve.audio import classify_audio
+
+        return classify_audio(self.get(name, AUDIO), blob, top_k, explain, self.max_audio_bytes)
 
     # --- summaries --------------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
 """The web app of ``litlab serve`` (Gradio, mounted at ``/ui`` by ``serve/api.py``).
 
-Five tabs, each a thin front end over ``serve/hub.py``: Image (top classes and Grad-CAM),
+Six tabs, each a thin front end over ``serve/hub.py``: Image (top classes and Grad-CAM),
 Sentiment (label, probabilities, words coloured by their attribution and, for a text outside
 the model's language, a warning naming the served model to try), Generate (text that
 streams in as it is sampled), Chat (a conversation with a model trained on dialogue; the
 page sends the whole history each turn, the server keeps none) and Summarize (an article's
-summary, every sentence shaded by its score: ``serve/summaries.py``). A tab whose kind of model
+summary, every sentence shaded by its score: ``serve/summaries.py``) and Audio (a digit said
+into the microphone or uploaded, its top classes and the spectrogram with Grad-CAM:
+``serve/audio.py``). A tab whose kind of model
 the registry lacks says so in one line. A bad input (``InputError``) shows as a message in
 the page. Every input and output has a stable ``elem_id`` (``image-input``,
 ``sentiment-words``, ``chat-box``, ...) that ``tests/test_serve_browser.py`` finds them by.
@@ -23,7 +25,8 @@ from fastapi import FastAPI
 from PIL import Image
 
 from litlab.common.viz import token_attribution_html
-from litlab.serve.hub import IMAGE, LM, SUMMARY, TEXT, ModelHub
+from litlab.serve.audio import audio_tab
+from litlab.serve.hub import AUDIO, IMAGE, LM, SUMMARY, TEXT, ModelHub
 from litlab.serve.payloads import InputError
 from litlab.serve.summaries import summarize_tab
 
@@ -172,8 +175,20 @@ def _generate_tab(hub: ModelHub) -> None:
             text += piece
             yield text
 
+    def example(name: str) -> str:
+        """A first prompt in the model's own language: a dialogue model's bot speaking
+        ("챗봇:" for the Korean chatbot), else a line of the plays."""
+        return f"{hub.speakers(name)[1]}:" if hub.get(name, LM).chat else "ROMEO:"
+
+    examples = {example(n) for n in names}
+
+    def follow(name: str, text: str) -> str:
+        # a prompt the user wrote stays; an example follows the chosen model
+        return example(name) if text.strip() in examples or not text.strip() else text
+
     model = _model_dropdown(names, "generate-model")
-    prompt = gr.Textbox("ROMEO:", label="prompt", lines=2, elem_id="generate-prompt")
+    prompt = gr.Textbox(example(names[0]), label="prompt", lines=2, elem_id="generate-prompt")
+    model.change(follow, [model, prompt], prompt)
     controls = _sampling_controls("generate")
     button = gr.Button("Generate", variant="primary", elem_id="generate-run")
     output = gr.Textbox(label="continuation", lines=10, elem_id="generate-output",
@@ -241,7 +256,9 @@ def build(hub: ModelHub) -> gr.Blocks:
     with gr.Blocks(title="litlab", analytics_enabled=False) as app:
         served = ", ".join(f"`{m['name']}@{m['version']}`" for m in hub.describe()) or "none"
         gr.Markdown(f"## litlab serve\nModels: {served} · JSON API: [/docs](/docs)")
-        with gr.Tabs(elem_id="tabs"):
+        # six tabs do not fit a phone's width: wrap them onto a second row, all in sight,
+        # rather than hide the last ones behind Gradio's overflow menu
+        with gr.Tabs(elem_id="tabs", overflow_behavior="wrap"):
             with gr.Tab("Image", elem_id="tab-image"):
                 _image_tab(hub)
             with gr.Tab("Sentiment", elem_id="tab-sentiment"):
@@ -253,6 +270,9 @@ def build(hub: ModelHub) -> gr.Blocks:
             with gr.Tab("Summarize", elem_id="tab-summarize"):
                 names = hub.names(SUMMARY)
                 summarize_tab(hub, names, _friendly) if names else _missing(SUMMARY)
+            with gr.Tab("Audio", elem_id="tab-audio"):
+                names = hub.names(AUDIO)
+                audio_tab(hub, names, _friendly) if names else _missing(AUDIO)
     return app
 
 

@@ -161,8 +161,9 @@ def tar_folder(folder: Path, archive: Path, arcname: str | None = None) -> Path:
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One data root holding tiny CIFAR-10, CIFAR-100, MNIST and every text / time-series set
-    (tests/text_data.py) and the summarization corpora (tests/summary_data.py), in the canonical
-    formats of shared/data."""
+    (tests/text_data.py), the summarization corpora (tests/summary_data.py) and spoken digits
+    (tests/audio_data.py), in the canonical formats of shared/data."""
+    from audio_data import write_fsdd
     from summary_data import write_summaries
     from text_data import write_all_text
 
@@ -172,6 +173,7 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_mnist_idx(root)
     write_all_text(root)
     write_summaries(root)
+    write_fsdd(root)
     return root
 
 

@@ -8,6 +8,7 @@ for a few steps on the tiny data of ``conftest.tiny_root`` and exported with ``l
     shakespeare-chat the chat GPT (a language model trained on speaker-tagged turns)
     ko-chat        the Korean Q/A chatbot GPT (Korean subword tokenizer, 사용자/챗봇 turns)
     bbc-extractive the extractive summarizer (tiny BBC articles)
+    fsdd-cnn       the spoken-digit CNN (tiny tones in the FSDD format)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _fit(work: Path, config: str, args: list[str]) -> Path:
 
 
 def build_registry(data_root: Path, work: Path) -> Path:
-    """Train and export the seven models; returns the registry folder."""
+    """Train and export the eight models; returns the registry folder."""
     root = f"--data.root={data_root}"
     runs = {
         "mnist-cnn": ("vision/mnist_cnn.yaml", [root, "--data.init_args.val_size=40",
@@ -55,6 +56,9 @@ def build_registry(data_root: Path, work: Path) -> Path:
         "bbc-extractive": ("sequence/bbc_extractive.yaml", [root, "--data.init_args.batch_size=8",
                            "--data.init_args.vocab_size=300", "--trainer.max_epochs=1",
                            "--model.init_args.net.init_args.hidden=16"]),
+        "fsdd-cnn": ("audio/fsdd_cnn.yaml", [root, "--data.init_args.batch_size=10",
+                     "--data.init_args.val_size=20", "--trainer.max_epochs=6",
+                     "--model.init_args.lr=0.01"]),
     }  # fmt: skip
     registry = work / "models"
     for name, (config, args) in runs.items():

@@ -75,9 +75,15 @@ def test_there_is_a_config_for_each_transformer_experiment_the_issue_names():
     assert expected <= names
 
 
+def test_there_is_a_config_for_each_audio_experiment_the_issue_names():
+    names = {c.stem for c in RUNNABLE if c.parent.name == "audio"}
+    assert {"fsdd_cnn", "fsdd_m5"} <= names
+
+
 # per domain: what makes a config fit the tiny data sets of conftest.tiny_root
 TINY_ARGS = {
     "vision": ["--data.init_args.val_size=40", "--data.init_args.batch_size=8"],
+    "audio": ["--data.init_args.val_size=10", "--data.init_args.batch_size=8"],
 }
 
 

@@ -18,7 +18,7 @@ from conftest import REPO
 
 tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
 
-DOMAINS = ("common", "vision", "sequence", "transformer", "serve", "experiments")
+DOMAINS = ("common", "vision", "sequence", "transformer", "audio", "serve", "experiments")
 PROBE = (
     "import importlib.util as u, litlab.common.checkpoints as c; print(c.__file__); "
     "print([n for n in {names} if u.find_spec(n) is not None])"

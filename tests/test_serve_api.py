@@ -25,7 +25,7 @@ from litlab.serve.cli import main as serve_main
 from litlab.serve.hub import ModelHub
 
 MODELS = {"mnist-cnn", "imdb-bilstm", "nsmc-bilstm", "shakespeare-gpt", "shakespeare-chat",
-          "ko-chat", "bbc-extractive"}  # fmt: skip
+          "ko-chat", "bbc-extractive", "fsdd-cnn"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,8 @@ def test_health_and_models_list_every_served_model_with_its_kind(client: TestCli
     assert models["ko-chat"]["chat"] is True
     assert models["shakespeare-gpt"]["chat"] is False
     assert models["bbc-extractive"]["kind"] == "extractive summarizer"
+    assert models["fsdd-cnn"]["kind"] == "audio classifier"
+    assert models["fsdd-cnn"]["classes"] == [str(i) for i in range(10)]
     assert all(m["version"] == "v1" for m in models.values())
 
 

@@ -185,7 +185,10 @@ WATCH_LENGTHS = """() => { window.lengths = [];
 def test_generate_tab_streams_text_into_the_output(browser, server, tmp_path):
     page = _open(browser, server)
     page.get_by_role("tab", name="Generate").click()
-    page.fill("#generate-prompt textarea", "ROMEO:")
+    # the first model in the list is ko-chat: its example prompt is its bot's name
+    assert page.locator("#generate-prompt textarea").input_value() == "챗봇:"
+    _choose(page, "generate-model", "shakespeare-gpt")  # characters, so 300 tokens = 300 chars
+    page.wait_for_function("document.querySelector('#generate-prompt textarea').value === 'ROMEO:'")
     page.fill("#generate-max-new-tokens input[type=number]", "300")
     page.evaluate(WATCH_LENGTHS)
     page.click("#generate-run")
@@ -261,13 +264,39 @@ def test_chat_tab_talks_with_the_korean_model_in_hangul_under_its_own_names(
     _screenshot(page, tmp_path, "desktop-chat-korean")
 
 
+def test_audio_tab_classifies_an_uploaded_wav_and_shows_the_gradcam(browser, server, tmp_path):
+    from audio_data import digit_tone, wav
+
+    clip = tmp_path / "four.wav"
+    clip.write_bytes(wav(digit_tone(4, 0.5, rate=16000), rate=16000))
+    page = _open(browser, server)
+    page.get_by_role("tab", name="Audio").click()
+    page.locator("#audio-input input[type=file]").set_input_files(clip)
+    page.locator("#audio-input audio, #audio-input [data-testid=waveform-Audio]").first.wait_for(
+        state="attached"
+    )
+    page.click("#audio-run")
+    page.wait_for_selector("#audio-gradcam img")
+    top = page.locator("#audio-top [data-testid=label-output-value]").inner_text()
+    # the digit the API gives for the same file, with its probability in per cent
+    files = {"file": ("four.wav", clip.read_bytes(), "audio/wav")}
+    r = httpx.post(f"{server}/classify/audio", files=files, data={"model": "fsdd-cnn"},
+                   timeout=30)  # fmt: skip
+    best = r.json()["top"][0]
+    assert top.strip() == best["label"]
+    shown = [int(p) for p in re.findall(r"(\d+)%", page.locator("#audio-top").inner_text())]
+    assert shown and abs(shown[0] - 100 * best["prob"]) <= 1, (shown, best)
+    _screenshot(page, tmp_path, "desktop-audio")
+
+
 def test_phone_screen_has_tabs_and_no_horizontal_scroll(browser, server, tmp_path):
     page = _open(browser, server, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     page.wait_for_selector("#image-input")
     width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width <= inner + 1
     tabs = page.locator("#tabs [role=tab]")
-    assert [t.strip() for t in tabs.all_inner_texts()] == ["Image", "Sentiment", "Generate", "Chat"]
+    assert [t.strip() for t in tabs.all_inner_texts()] == [
+        "Image", "Sentiment", "Generate", "Chat", "Summarize", "Audio"]
     assert all(tab.is_visible() for tab in tabs.all())
     page.get_by_role("tab", name="Sentiment").click()
     assert page.locator("#sentiment-text textarea").is_visible()

@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import (
 
 from litlab.common.sampling import sample_next
 from litlab.serve.api import create_app
-from litlab.serve.hub import IMAGE, LM, SUMMARY, TEXT, ModelHub
+from litlab.serve.hub import AUDIO, IMAGE, LM, SUMMARY, TEXT, ModelHub
 
 EXAMPLES = int(os.environ.get("SERVE_FUZZ_EXAMPLES", "10"))  # per operation and mode
 CHECKS = [
@@ -62,10 +62,12 @@ KIND_OF_PATH = {
     "/generate": LM,
     "/chat": LM,
     "/summarize": SUMMARY,
+    "/classify/audio": AUDIO,
 }
 SPEAKERS = ["ROMEO", "JULIET"]  # names the tiny test model can spell (its vocabulary: no Y)
 KOREAN_CHAT = "ko-chat"  # its own names (사용자 / 챗봇) are the default, so none is set
 IMAGE_FORMAT = "litlab-image"  # the schemathesis string format the uploads are drawn from
+AUDIO_FORMAT = "litlab-audio"  # and the recordings
 
 Counts = dict[str, Counter[int]]  # operation -> status code -> cases
 
@@ -99,8 +101,38 @@ def sample_uploads() -> list[bytes]:
     return good + [good[1][:60], b"", b"GIF89a not really", huge.getvalue()]
 
 
+def sample_recordings() -> list[bytes]:
+    """WAV files of the rates, widths and channels a user may send, and broken ones (made
+    here: benchmarks/serve_fuzz.py loads this file alone)."""
+    import soundfile
+
+    def wav(samples: np.ndarray, rate: int = 8000, subtype: str = "PCM_16") -> bytes:
+        buf = io.BytesIO()
+        soundfile.write(buf, samples, rate, subtype=subtype, format="WAV")
+        return buf.getvalue()
+
+    def tone_at(hz: float, rate: int, seconds: float) -> np.ndarray:
+        t = np.arange(round(seconds * rate)) / rate
+        return (0.5 * np.sin(2 * np.pi * hz * t) * np.sin(np.pi * t / seconds)).astype(np.float32)
+
+    tone = tone_at(1050, 8000, 0.4)
+    good = [
+        wav(tone),
+        wav(tone_at(2300, 44100, 0.3), rate=44100),
+        wav(np.stack([tone_at(550, 96000, 0.5)] * 2, axis=1), rate=96000, subtype="PCM_24"),
+        wav(np.clip(tone * 30, -1, 1)),  # clipping: answered with a warning
+        wav(np.concatenate([np.zeros(20000, np.float32), tone])),  # mostly silence
+    ]
+    broken = [b"", wav(tone)[:40], wav(np.zeros(0, np.float32)), wav(np.zeros(4000, np.float32)),
+              sample_uploads()[1]]  # fmt: skip
+    return good + broken
+
+
 schemathesis.openapi.format(
     IMAGE_FORMAT, st.one_of(st.sampled_from(sample_uploads()), st.binary(max_size=64))
+)
+schemathesis.openapi.format(
+    AUDIO_FORMAT, st.one_of(st.sampled_from(sample_recordings()), st.binary(max_size=64))
 )
 
 
@@ -119,7 +151,7 @@ def fuzz_schema(hub: ModelHub) -> schemathesis.BaseSchema:
             if "examples" in prop and name != "model":
                 props[name] = {"anyOf": [prop, {"enum": prop["examples"]}]}
         if "file" in props:
-            props["file"]["format"] = IMAGE_FORMAT
+            props["file"]["format"] = AUDIO_FORMAT if kind == AUDIO else IMAGE_FORMAT
         for speaker in ("user", "bot") if path == "/chat" else ():
             props[speaker] = {"anyOf": [props[speaker], {"enum": SPEAKERS}]}
     app.openapi_schema = spec  # what /openapi.json now serves

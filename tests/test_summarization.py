@@ -82,6 +82,9 @@ def test_baselines_rank_what_they_should():
     ranks = textrank_scores(sentences, vectorizer)
     assert max(range(4), key=ranks.__getitem__) in (1, 2)  # the two similar sentences lead
     assert textrank_scores(["Only one."], vectorizer) == [1.0]
+    counts = tfidf_vectorizer("en", sentences, idf=False)  # textrank_tf: plain term counts
+    row = counts.transform(["The election results results."]).toarray()[0]
+    assert sorted(row[row > 0].round(4)) == pytest.approx([1 / 5**0.5, 2 / 5**0.5], abs=1e-4)
     reference = "The election results are in today."
     assert oracle(sentences, reference, 6, Rouge("en")) == [1]
 
@@ -122,6 +125,10 @@ def summarizer_ckpt(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -
             "--data.init_args.vocab_size=300", "--data.init_args.batch_size=8",
             "--model.init_args.net.init_args.hidden=16",
             "--model.init_args.net.init_args.embed_dim=16", "--model.init_args.lr=1e-2",
+            # the 5 tiny validation articles' ROUGE-2 cannot pass 0.855 (the budget cuts
+            # two summaries) and reaches that within two epochs, so it cannot tell a
+            # trained epoch from an early one; their loss can
+            "--checkpoint.monitor=val/loss", "--checkpoint.mode=min",
             "--trainer.max_epochs=12", "--trainer.enable_progress_bar=false"])
     return next(work.glob("logs/sequence/bbc_extractive/version_0/checkpoints/best.ckpt"))
 
@@ -182,3 +189,68 @@ def test_litlab_summarize_bad_inputs_end_in_one_line(
     good = tmp_path / "good.txt"
     good.write_text("The profits figures rose. The weather was mild.", encoding="utf-8")
     assert "ratio" in _exit_2([*base, str(good), "--ratio", "2"], capsys, monkeypatch, tmp_path)
+
+
+def test_the_word_graph_is_textrank_on_whole_words_at_initialisation():
+    """Pieces join into lower-cased words ("ĠProf"+"its" = "prof"+"its" at a sentence start
+    too, punctuation apart), stop words drop out, and with every word weight at 1 the ranks
+    are networkx's PageRank of the sentences' word-count cosine graph; padding takes no part."""
+    import networkx as nx
+    import numpy as np
+
+    from litlab.sequence.summarization.graph import WordGraph
+
+    pieces = ["<pad>", "\u0120the", "\u0120Prof", "its", "\u0120rose", ",", "\u0120sales",
+              "The", "Prof", "\u0120fell", "\u0120oil", "\u0120prices", "\u0120the"]
+    graph = WordGraph(vocab_size=len(pieces), buckets=1 << 12)
+    graph.learn_lexicon(pieces, stop_words=[[1], [7]])  # "the", as inside and at the start
+    docs = [[7, 2, 3, 4, 5, 6, 4],   # The Profits rose, sales rose
+            [8, 3, 9, 5, 1, 10],     # Profits fell, the oil
+            [10, 11, 4, 0, 0, 0],    # oil prices rose
+            [6, 9, 5, 11, 12, 0]]    # sales fell, prices the
+    ids = torch.tensor([[d + [0] * (7 - len(d)) for d in docs] + [[0] * 7]])
+    lengths = torch.tensor([[7, 6, 3, 5, 0]])
+    words = [["profits", "rose", "sales", "rose"], ["profits", "fell", "oil"],
+             ["oil", "prices", "rose"], ["sales", "fell", "prices"]]
+    vocab = sorted({w for s in words for w in s})
+    counts = np.array([[s.count(w) for w in vocab] for s in words], dtype=float)
+    assert np.allclose(graph.bags(ids, lengths)[0, :4].sum(-1).detach().numpy(), counts.sum(1))
+    unit = counts / np.linalg.norm(counts, axis=1, keepdims=True)
+    sim = unit @ unit.T
+    np.fill_diagonal(sim, 0)
+    ranks = nx.pagerank(nx.from_numpy_array(sim), weight="weight")
+    out = graph.pagerank(graph.bags(ids, lengths), lengths > 0, steps=100)
+    expected = torch.tensor([ranks[i] * 4 for i in range(4)], dtype=torch.float)
+    assert torch.allclose(out[0, :4, 0], expected, atol=1e-4)
+    assert out[0, 4].abs().sum() == 0
+
+
+def test_an_untrained_extractor_ranks_sentences_as_its_word_graph():
+    """The MLP's last layer starts at zero: before training the logits order the sentences
+    exactly as the graph's PageRank does (training starts from TextRank's answer)."""
+    net = HierarchicalExtractor(vocab_size=13, embed_dim=8, hidden=8).eval()
+    pieces = ["<pad>", "\u0120the", "\u0120a", "\u0120b", "\u0120c", "\u0120d", "\u0120e",
+              "\u0120f", "\u0120g", "\u0120h", "\u0120i", "\u0120j", "\u0120k"]
+    net.learn_lexicon(pieces, [[1]])
+    ids = torch.tensor([[[2, 3, 4, 0], [3, 4, 5, 6], [7, 2, 3, 0], [8, 9, 10, 11], [4, 3, 2, 12]]])
+    lengths = torch.tensor([[3, 4, 3, 4, 4]])
+    with torch.no_grad():
+        logits, ranks = net(ids, lengths)[0], net.graph(ids, lengths)[0, :, 0]
+    assert torch.equal(logits.argsort(descending=True), ranks.argsort(descending=True))
+
+
+def test_model_rows_come_from_the_newest_run_else_stay_as_they_were(summarizer_ckpt: Path):
+    """`litlab baseline --dataset bbc` reads the models' test ROUGE from logs/; a model whose
+    runs are not in this checkout (a fresh clone) keeps its earlier row instead of vanishing."""
+    from litlab.experiments.summary_baselines import model_rows
+
+    earlier = [{"dataset": "bbc", "method": "bbc_extractive", "rouge1": 0.5, "rouge2": 0.4,
+                "rougeL": 0.5, "run": "gone"},
+               {"dataset": "bbc_headline", "method": "bbc_headline", "rouge1": 0.18,
+                "rouge2": 0.07, "rougeL": 0.17, "run": "gone"}]
+    logs = summarizer_ckpt.parents[4]  # logs/sequence/bbc_extractive/version_0/checkpoints
+    rows = {r["method"]: r for r in model_rows(logs, earlier)}
+    assert rows["bbc_headline"] == earlier[1]
+    assert rows["bbc_extractive"]["run"].endswith("version_0")
+    assert rows["bbc_extractive"]["rouge2"] > 0.9
+    assert model_rows(logs / "nowhere") == []

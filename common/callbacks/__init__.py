@@ -5,6 +5,7 @@ They share one shape (``base.FigureCallback``) and one protocol (``common/protoc
 
 from litlab.common.callbacks.alignment import AlignmentCallback
 from litlab.common.callbacks.attention_maps import AttentionMapCallback
+from litlab.common.callbacks.audio_samples import AudioSamplesCallback
 from litlab.common.callbacks.confusion_matrix import ConfusionMatrixCallback
 from litlab.common.callbacks.epoch_timer import EpochTimer
 from litlab.common.callbacks.feature_maps import FeatureMapCallback
@@ -19,6 +20,7 @@ from litlab.common.callbacks.token_attributions import TokenAttributionCallback
 __all__ = [
     "AlignmentCallback",
     "AttentionMapCallback",
+    "AudioSamplesCallback",
     "ConfusionMatrixCallback",
     "EpochTimer",
     "FeatureMapCallback",

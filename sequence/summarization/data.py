@@ -127,7 +127,7 @@ class ExtractiveDataModule(SplitLoaders, L.LightningDataModule):
         if self._encoded:
             return
         if self.tokenizer is None:  # a restored checkpoint brings its own tokenizer
-            texts = [s for a in self.articles("train") for s in a.sentences]
+            texts = [" " + s for a in self.articles("train") for s in a.sentences]
             self.tokenizer = SubwordTokenizer.train(texts, self.hparams.vocab_size)
         for split in ("train", "val", "test"):
             self._encoded[split] = self.encode_articles(
@@ -144,13 +144,31 @@ class ExtractiveDataModule(SplitLoaders, L.LightningDataModule):
         hp = self.hparams
         out = []
         for sentences in documents:
-            rows = tok.encode_batch(list(sentences[: hp.max_sentences]))
+            # a space before every sentence, so its first word is cut into the pieces it
+            # has inside a sentence ("ĠMarsh", not "Mar" + "sh"): one word, one id sequence
+            rows = tok.encode_batch([" " + s for s in sentences[: hp.max_sentences]])
             out.append([r[: hp.max_tokens] or [tok.pad_id + 1] for r in rows])
         return out
 
     def batch(self, documents: list[list[str]]) -> tuple[Tensor, Tensor]:
         """New articles (lists of sentences) as the model's input: ids (B, S, T), lengths."""
         return pad_documents(self.encode_articles(documents), self.pad_id)
+
+    def lexicon(self) -> tuple[list[str], list[list[int]]]:
+        """What a word-level view of the ids needs (``graph.WordGraph``): every piece as the
+        tokenizer stores it ("Ġprofits"), and the piece ids of English stop words as they
+        appear inside a sentence and at its start, lower- and capitalised (none for Korean:
+        its particles are part of the word)."""
+        tok = ready(self.tokenizer, self, "tokenizer")
+        pieces = [tok.tok.id_to_token(i) or "" for i in range(tok.vocab_size)]
+        if self.language != "en":
+            return pieces, []
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        # and words of one letter or digit, which scikit-learn's tokens skip
+        words = [*sorted(ENGLISH_STOP_WORDS), *"abcdefghijklmnopqrstuvwxyz0123456789"]
+        forms = [f for w in words for f in (w, w.capitalize())]
+        return pieces, tok.encode_batch([*forms, *(" " + f for f in forms)])
 
     # --- loaders ------------------------------------------------------------------------
 

@@ -33,14 +33,16 @@ def lead_k(sentences: Sequence[str], k: int = 3) -> list[int]:
     return list(range(min(k, len(sentences))))
 
 
-def tfidf_vectorizer(language: str, texts: Sequence[str]) -> TfidfVectorizer:
+def tfidf_vectorizer(language: str, texts: Sequence[str], idf: bool = True) -> TfidfVectorizer:
     """IDF fitted on a corpus (the training articles' sentences): English on words, Korean on
     character 2-3-grams inside words, which match across particles (지카바이러스가 / 지카바이러스는)
-    without a morphological analyser."""
+    without a morphological analyser. ``idf=False``: plain term counts (stop words still
+    dropped), the similarity of Mihalcea & Tarau's TextRank without IDF."""
     if language == "ko":
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True)
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), use_idf=idf,
+                                     sublinear_tf=idf)
     else:
-        vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
+        vectorizer = TfidfVectorizer(stop_words="english", use_idf=idf, sublinear_tf=idf)
     return vectorizer.fit(list(texts))
 
 

@@ -9,9 +9,16 @@ The shape of SummaRuNNer (Nallapati et al. 2017), small enough for a CPU:
    mean- and max-pooled into one vector per sentence (B, S, 2H);
 2. a **document encoder**: a bidirectional GRU over the sentence vectors, so each sentence
    sees what comes before and after it (B, S, 2H);
-3. a **scorer**: an MLP over [sentence, its document state, the document's mean state,
-   sentence position] -> one logit. The position embedding lets it learn news's lead bias;
-   the rest is what it can learn beyond Lead.
+3. **salience**: TextRank (a sentence is central when it shares content words with many
+   central sentences) made learnable in ``graph.py``: whole words rebuilt from the subword
+   ids, a learned weight per word, PageRank on the bags' cosine graph by power iteration, so
+   gradients reach the words' weights; plus self-attention over the sentences so each can
+   weigh the others;
+4. a **scorer**: an MLP over [sentence, its document state, the document's mean state,
+   attention output, graph features, sentence position] -> one logit, plus a linear path
+   from the graph features straight to the logit. The MLP's last layer starts at zero, so
+   an untrained net ranks sentences as the graph does; the position embedding lets it learn
+   news's lead bias; the rest is what it can learn beyond Lead and TextRank.
 
 Padding sentences (length 0) get a logit of -inf-like value from the caller's mask, never
 a score of their own. GRUs run on packed sequences, so padding never enters a state.
@@ -19,9 +26,13 @@ a score of their own. GRUs run on packed sequences, so padding never enters a st
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from litlab.sequence.summarization.graph import WordGraph
 
 
 def _packed_gru(gru: nn.GRU, x: Tensor, lengths: Tensor) -> Tensor:
@@ -60,13 +71,28 @@ class HierarchicalExtractor(nn.Module):
         self.words = nn.GRU(embed_dim, hidden, batch_first=True, bidirectional=True)
         self.sentences = nn.GRU(4 * hidden, hidden, batch_first=True, bidirectional=True)
         self.position = nn.Embedding(max_sentences, 32)
+        self.attend = nn.MultiheadAttention(2 * hidden, num_heads=4, batch_first=True)
+        self.graph = WordGraph(vocab_size)  # TextRank's centrality, learnable (graph.py)
         self.dropout = nn.Dropout(dropout)
         self.scorer = nn.Sequential(
-            nn.Linear(4 * hidden + 2 * hidden + 2 * hidden + 32, 2 * hidden),
+            nn.Linear(4 * hidden + 3 * 2 * hidden + 2 + 32, 2 * hidden),
             nn.GELU(),
             nn.Dropout(dropout),
             nn.Linear(2 * hidden, 1),
         )
+        # "wide and deep": a linear path from the graph features (rank, mean similarity) to
+        # the logit beside the MLP, whose last layer starts at zero; so training starts from
+        # the graph's ranking (TextRank's answer) and learns what to change about it
+        nn.init.zeros_(self.scorer[-1].weight)
+        self.graph_weight = nn.Linear(2, 1)
+        with torch.no_grad():  # logit 2 * (rank - 1): 0 for an average sentence (rank 1)
+            self.graph_weight.weight.copy_(torch.tensor([[2.0, 0.0]]))
+            self.graph_weight.bias.fill_(-2.0)
+
+    def learn_lexicon(self, pieces: Sequence[str], stop_words: Iterable[Sequence[int]]) -> None:
+        """Tell the graph which pieces make words, and which words are stop words (the
+        data's ``lexicon()``); kept in buffers, so checkpoints carry it."""
+        self.graph.learn_lexicon(pieces, stop_words)
 
     def encode_sentences(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """ids (B, S, T), lengths (B, S) -> sentence vectors (B, S, 4H): mean and max pools."""
@@ -89,12 +115,14 @@ class HierarchicalExtractor(nn.Module):
         n_sentences = (lengths > 0).sum(1).clamp_min(1)  # (B,)
         sentences = self.encode_sentences(ids, lengths)  # (B, S, 4H)
         doc = _packed_gru(self.sentences, sentences, n_sentences)  # (B, S, 2H)
-        mask = (lengths > 0)[..., None]
-        mean_doc = (doc * mask).sum(1, keepdim=True) / n_sentences[:, None, None]  # (B, 1, 2H)
+        real = lengths > 0
+        mean_doc = (doc * real[..., None]).sum(1, keepdim=True) / n_sentences[:, None, None]
+        attended, _ = self.attend(doc, doc, doc, key_padding_mask=~real)  # (B, S, 2H)
+        central = self.graph(ids, lengths)  # (B, S, 2): rank, mean similarity
         s = ids.shape[1]
         positions = torch.arange(s, device=ids.device).clamp_max(self.max_sentences - 1)
         features = torch.cat(
-            [sentences, doc, mean_doc.expand(-1, s, -1),
+            [sentences, doc, mean_doc.expand(-1, s, -1), attended, central,
              self.position(positions).expand(ids.shape[0], -1, -1)], dim=-1,
         )  # fmt: skip
-        return self.scorer(self.dropout(features)).squeeze(-1)
+        return (self.scorer(self.dropout(features)) + self.graph_weight(central)).squeeze(-1)

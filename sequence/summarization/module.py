@@ -65,6 +65,8 @@ class ExtractiveSummarizer(L.LightningModule):
         require(dm, SummaryData, type(self).__name__)
         self.budget_ratio.fill_(dm.budget_ratio)
         self.language = dm.language
+        if stage == "fit" and hasattr(self.net, "learn_lexicon"):  # a net with a word graph
+            self.net.learn_lexicon(*dm.lexicon())  # a resumed run loads its own over these
 
     def data_needs(self) -> dict[str, int]:
         return {"vocab_size": self.net.vocab_size}
