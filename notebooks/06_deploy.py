@@ -60,7 +60,8 @@ import zero_to_webapp as z  # notebooks/zero_to_webapp.py, beside this notebook
 import litlab.common.viz  # noqa: F401  litlab's figures; it selects a file-only backend,
 
 # %matplotlib inline
-plt.rcParams.update({"figure.dpi": 80})
+# nearest: pixel images (32x32 CIFAR-10, attention maps) stay sharp and their PNGs small
+plt.rcParams.update({"figure.dpi": 80, "image.interpolation": "nearest"})
 
 # so the line above switches the notebook back to figures shown inline
 
@@ -261,7 +262,9 @@ for body in ({"model": "no-such-model", "prompt": "ROMEO:"},
 #
 # 브라우저에서 `http://127.0.0.1:8000/ui`(이 노트북의 서버는 위에서 고른 포트)를 엽니다.
 # 이미지를 올리면 상위 클래스와 Grad-CAM을, 리뷰를 쓰면 단어별 기여도를, 프롬프트를 주면
-# GPT가 이어 쓰는 글을 토큰 단위로 보여 줍니다. 휴대폰 화면에서도 됩니다. 화면 모습은
+# GPT가 이어 쓰는 글을 토큰 단위로 보여 줍니다. Generate 탭의 기본 프롬프트는 고른 모델을
+# 따라갑니다(셰익스피어 모델은 `ROMEO:`, 한국어 챗봇은 `챗봇:`; 직접 쓴 프롬프트는 그대로
+# 둡니다). 휴대폰 화면에서도 됩니다. 화면 모습은
 # 저장소 README의 "Serve the models" 절에 스크린숏이 있습니다.
 
 # %%
@@ -327,7 +330,7 @@ picture = plt.imread(io.BytesIO(base64.b64decode(r.json()["gradcam_png"])))
 fig, ax = plt.subplots(figsize=(5, 2))
 ax.imshow(picture)
 ax.axis("off")
-fig
+plt.show()  # the figure once (a bare `fig` would show it twice)
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # 3. an English review sent to the Korean model: the answer carries a warning

@@ -74,6 +74,9 @@ def test_stored_outputs_come_from_a_full_run_and_stay_small(py: Path):
     assert not [o for o in outputs if o.output_type == "error"], f"{ipynb.name} stored an error"
     images = [o.data["image/png"] for o in outputs if "image/png" in o.get("data", {})]
     assert images, f"{ipynb.name} shows no figure"
+    for c in code:  # a bare `fig` at the end of a cell shows it a second time
+        pngs = [o.data["image/png"] for o in c.outputs if "image/png" in o.get("data", {})]
+        assert len(pngs) == len(set(pngs)), f"{ipynb.name}: a figure shown twice in one cell"
     biggest = max(len(i) * 3 // 4 for i in images)  # base64 -> bytes
     assert biggest < MAX_IMAGE_BYTES, f"{ipynb.name}: a {biggest // 1000} KB image"
     size = ipynb.stat().st_size
