@@ -28,7 +28,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 HERE = Path(__file__).resolve().parent
 FORMATS = "ipynb,py:percent"
@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny", action="store_true", help="tiny settings (LITLAB_NOTEBOOK_TINY=1)")
     p.add_argument("--dry", action="store_true", help="run, but do not write the .ipynb")
     p.add_argument("--sync", action="store_true", help="only rewrite the .ipynb cells, no run")
+    # 06 trains three models in one cell: 31 min on a 2-core CPU shared with other jobs
+    p.add_argument("--timeout", type=int, default=4 * 3600, help="seconds a cell may take")
     args = p.parse_args(argv)
     failed: list[str] = []
     for py in pick(args.names):
@@ -120,14 +122,16 @@ def main(argv: list[str] | None = None) -> int:
                     if cell.cell_type == "code" and cell.source in old:
                         cell.outputs = old[cell.source].get("outputs", [])
                         cell.execution_count = old[cell.source].get("execution_count")
-                nb.metadata["litlab"] = nbformat.read(ipynb, as_version=4).metadata.get("litlab")
+                run = nbformat.read(ipynb, as_version=4).metadata.get("litlab")
+                if run:  # how the stored outputs were made; none before a first run
+                    nb.metadata["litlab"] = run
             jupytext.write(nb, ipynb)
             print(f"synced {ipynb.name}")
             continue
         print(f"running {py.name} ({'tiny' if args.tiny else 'full'}) ...", flush=True)
         try:
-            seconds = execute(nb, args.tiny)
-        except CellExecutionError as err:  # the others still run; nothing is written for it
+            seconds = execute(nb, args.tiny, timeout=args.timeout)
+        except (CellExecutionError, CellTimeoutError) as err:  # the others still run
             failed.append(py.stem)
             print(f"{py.stem} FAILED, .ipynb left as it was:\n{str(err)[-3000:]}", flush=True)
             continue
