@@ -27,16 +27,16 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-import lightning as L
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor
+from torch import Tensor, nn
 from torchvision.io import ImageReadMode, decode_image
 
 from litlab.common.attribution import describe, evaluating, grad_cam, integrated_gradients
-from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.checkpoints import CheckpointError, load_inference
 from litlab.common.contracts import conforms, require
 from litlab.common.errors import CommandParser
+from litlab.common.inference import device_of
 from litlab.common.language import language_warning
 from litlab.common.pieces import text_pieces, words_and_scores
 from litlab.common.protocols import (
@@ -72,12 +72,13 @@ class Explanation:
 
 
 def explain_images(
-    model: L.LightningModule, data: ImageInputs, images: list[Tensor], top_k: int = 3
+    model: nn.Module, data: ImageInputs, images: list[Tensor], top_k: int = 3
 ) -> list[Explanation]:
-    """Top-k classes and a Grad-CAM figure (one overlay per top class) for uint8 images."""
+    """Top-k classes and a Grad-CAM figure (one overlay per top class) for uint8 images;
+    ``model`` is a ``GradCamSource`` (``ImagePredictor`` or the ``ImageClassifier``)."""
     require(data, ImageInputs, "explaining images")
     require(model, GradCamSource, "explaining images")
-    x = data.encode_images(images).to(model.device)
+    x = data.encode_images(images).to(device_of(model))
     with evaluating(model), torch.no_grad():
         probs = model(x).float().softmax(dim=-1)
     k = min(top_k, probs.shape[1], len(ORDINALS))
@@ -95,7 +96,7 @@ def explain_images(
 
 
 def explain_texts(
-    model: L.LightningModule,
+    model: nn.Module,
     data: TextData,
     texts: list[str],
     n_steps: int = 50,
@@ -106,7 +107,7 @@ def explain_texts(
     require(data, TextData, "explaining text")
     require(model, TokenAttributionSource, "explaining text")
     batch = data.encode_texts(texts)
-    ids, lengths = (t.to(model.device) for t in batch)
+    ids, lengths = (t.to(device_of(model)) for t in batch)
     with evaluating(model):
         att = integrated_gradients(
             model, model.embedding_layer(), ids, lengths, data.pad_id, n_steps=n_steps
@@ -180,7 +181,7 @@ def run_explain(ckpt: str, inputs: list[str], out: str, top_k: int = 3, n_steps:
 
     start = time.perf_counter()
     try:
-        model, data = load_trained(ckpt)
+        model, data = load_inference(ckpt)
     except CheckpointError as err:
         print(f"litlab explain: {err}", file=sys.stderr)
         return 2
