@@ -15,7 +15,7 @@ the table gives the ratio.
 The two checkpoints are made once in ``--work`` (``litlab fit`` for two steps of the real
 ``cifar10_quick`` and ``shakespeare_char_gpt_cpu`` recipes: real sizes, untrained weights;
 needs ``$DATA_DIR``), and the image model is exported to ``--work/models`` so ``litlab models``
-has a row to print. ``python -X importtime -m litlab.common.cli ...`` shows where the time goes.
+has a row to print. ``python -X importtime -m litlab.common.commands ...`` shows where the time goes.
 """
 
 from __future__ import annotations
