@@ -19,6 +19,7 @@ the others are still explained, and the exit status is 2 (a user error, as every
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -27,10 +28,11 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import torch
 from matplotlib.figure import Figure
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor, nn
-from torchvision.io import ImageReadMode, decode_image
 
 from litlab.common.attribution import describe, evaluating, grad_cam, integrated_gradients
 from litlab.common.checkpoints import CheckpointError, load_inference
@@ -58,6 +60,27 @@ from litlab.common.viz import (
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 TEXT_SUFFIXES = {".txt"}
 ORDINALS = ("1st", "2nd", "3rd", "4th", "5th")
+GREY_MODES = ("1", "L", "I", "I;16", "F")  # Pillow's single-channel modes
+UNREADABLE = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError)
+
+
+class ImageTooLarge(ValueError):
+    """An image whose pixel count is over the limit (a small file can decode into a huge one)."""
+
+
+def decode_image(blob: bytes, max_pixels: int | None = None) -> Tensor:
+    """Encoded image bytes (PNG, JPEG, GIF, WebP, ...) -> uint8 (C, H, W): one channel for a
+    grey image, three for any other (palettes expanded, alpha dropped), as ``encode_images``
+    takes them. Raises one of :data:`UNREADABLE` for bytes that are not an image, and
+    :class:`ImageTooLarge` over ``max_pixels``. Decoded with Pillow (matplotlib's own
+    dependency): importing torchvision.io would cost every command seconds."""
+    with Image.open(io.BytesIO(blob)) as img:
+        if max_pixels is not None and img.width * img.height > max_pixels:
+            raise ImageTooLarge(f"the image is {img.width}x{img.height} pixels; too large")
+        img = img.convert("L" if img.mode in GREY_MODES else "RGB")
+        array = np.asarray(img, dtype=np.uint8)
+    array = array[:, :, None] if array.ndim == 2 else array  # (H, W, C)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
 @dataclass
@@ -160,9 +183,9 @@ def _save(exp: Explanation, stem: str, out: Path) -> list[str]:
 
 def _read_image(path: Path) -> Tensor:
     try:
-        return decode_image(str(path), mode=ImageReadMode.UNCHANGED)
-    except (RuntimeError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from err
+        return decode_image(path.read_bytes())
+    except UNREADABLE as err:
+        raise ValueError(f"{path}: not a readable image ({type(err).__name__})") from err
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -141,3 +141,26 @@ def test_a_class_without_a_half_is_loaded_through_lightning(tmp_path: Path, mnis
     torch.save(raw, stateless)
     model, _ = load_inference(stateless)
     assert isinstance(model, L.LightningModule)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_images_are_prepared_as_torchvision_prepares_them(channels: int):
+    """ImageCodec resizes, crops and greys with torch alone (no torchvision import at
+    inference): pixel for pixel what torchvision's Resize, CenterCrop, rgb_to_grayscale give."""
+    from torchvision.transforms import v2
+
+    from litlab.vision.predict import ImageCodec
+
+    g = torch.Generator().manual_seed(channels)
+    for c, h, w in [(1, 28, 28), (3, 32, 32), (3, 28, 36)]:
+        codec = ImageCodec.rebuild({}, {"classes": ["a"], "image_shape": [c, h, w],
+                                        "mean": [0.5] * c, "std": [0.25] * c})  # fmt: skip
+        for size in [(h, w), (480, 640), (333, 517), (17, 90), (5, 7)]:
+            img = torch.randint(0, 256, (channels, *size), dtype=torch.uint8, generator=g)
+            rgb = img[:3]
+            if rgb.shape[0] != c:
+                rgb = v2.functional.rgb_to_grayscale(rgb) if c == 1 else rgb.expand(3, -1, -1)
+            expected = v2.Compose([v2.Resize(min(h, w), antialias=True), v2.CenterCrop((h, w))])(
+                rgb)  # fmt: skip
+            expected = (expected.float() / 255 - 0.5) / 0.25
+            torch.testing.assert_close(codec.encode_images([img])[0], expected, rtol=0, atol=1e-6)

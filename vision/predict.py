@@ -14,11 +14,41 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from litlab.common.inference import DataCodec, InferenceModule
 from litlab.common.protocols import ready
 from litlab.vision import augment
+
+
+def _resize_shorter_side(img: Tensor, size: int) -> Tensor:
+    """uint8 (C, H, W) -> the shorter side ``size``, the aspect ratio kept (bilinear, AA)."""
+    height, width = img.shape[-2:]
+    short, long = min(height, width), max(height, width)
+    new = (size, int(size * long / short))
+    new = new if height <= width else new[::-1]
+    if new == (height, width):
+        return img
+    return F.interpolate(img[None], size=new, mode="bilinear", align_corners=False,
+                         antialias=True)[0]  # fmt: skip
+
+
+def _center_crop(img: Tensor, height: int, width: int) -> Tensor:
+    """The centre (C, height, width), zero-padded where the image is smaller."""
+    dh, dw = height - img.shape[-2], width - img.shape[-1]
+    if dh > 0 or dw > 0:  # left, right, top, bottom
+        img = F.pad(img, [max(dw, 0) // 2, (max(dw, 0) + 1) // 2, max(dh, 0) // 2,
+                          (max(dh, 0) + 1) // 2])  # fmt: skip
+    top = int(round((img.shape[-2] - height) / 2.0))
+    left = int(round((img.shape[-1] - width) / 2.0))
+    return img[..., top : top + height, left : left + width]
+
+
+def _grayscale(img: Tensor) -> Tensor:
+    """RGB uint8 (3, H, W) -> luma (1, H, W), ITU-R 601-2, truncated as torchvision does."""
+    r, g, b = img.unbind(dim=-3)
+    return r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114)[None].to(img.dtype)
 
 
 class ImagePredictor(InferenceModule):
@@ -104,18 +134,18 @@ class ImageCodec(DataCodec):
         """uint8 images (C, H, W) of any size and channel count -> a normalised batch.
 
         Channels are matched (grey <-> RGB), the shorter side resized to the training size
-        and the centre cropped, as for a test image.
+        and the centre cropped, as for a test image: torchvision's ``Resize`` (bilinear,
+        antialiased), ``CenterCrop`` and ``rgb_to_grayscale``, pixel for pixel, written with
+        torch alone (importing torchvision costs a command seconds; tests/test_inference.py
+        compares the two).
         """
-        from torchvision.transforms import v2
-
         c, h, w = self.image_shape
-        prepare = v2.Compose([v2.Resize(min(h, w), antialias=True), v2.CenterCrop((h, w))])
         out = []
         for img in images:
             img = img[:3]  # drop an alpha channel
             if img.shape[0] != c:
-                img = v2.functional.rgb_to_grayscale(img) if c == 1 else img.expand(3, -1, -1)
-            out.append(prepare(img))
+                img = _grayscale(img) if c == 1 else img.expand(3, -1, -1)
+            out.append(_center_crop(_resize_shorter_side(img, min(h, w)), h, w))
         return augment.normalize(torch.stack(out), self.mean, self.std)
 
     def denormalize(self, images: Tensor) -> Tensor:
