@@ -10,12 +10,14 @@ Times each command as a user types it, interpreter start and imports included: `
 the first byte the command prints and the time until it exits. ``--runs`` runs of each; the
 table gives medians. With ``--baseline`` (another checkout's ``litlab`` script) every command
 runs alternately with the baseline and with this one, so a busy machine slows both alike, and
-the table gives the ratio.
+the table gives the ratio. The first row, ``python -c "import torch"``, is the floor of
+every command that needs torch.
 
 The two checkpoints are made once in ``--work`` (``litlab fit`` for two steps of the real
 ``cifar10_quick`` and ``shakespeare_char_gpt_cpu`` recipes: real sizes, untrained weights;
 needs ``$DATA_DIR``), and the image model is exported to ``--work/models`` so ``litlab models``
-has a row to print. ``python -X importtime -m litlab.common.commands ...`` shows where the time goes.
+has a row to print. ``python -X importtime -m litlab.common.commands ...`` shows where the
+time goes.
 """
 
 from __future__ import annotations
@@ -83,8 +85,12 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
     return (first_at if first else total), total
 
 
+TORCH = "import torch (the floor: python -c)"  # run with each side's interpreter
+
+
 def commands(paths: dict[str, Path], work: Path) -> dict[str, list[str]]:
     return {
+        TORCH: ["-c", "import torch; print('ok')"],
         "litlab --help": ["--help"],
         "litlab env": ["env"],
         "litlab models": ["models", "--root", str(paths["models"])],
@@ -113,10 +119,13 @@ def main(argv: list[str] | None = None) -> None:
     cmds = commands(paths, work)
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for label, rest in cmds.items():
-        for exe in sides.values():  # one untimed run each: the page cache, .pyc files
+        # the torch row runs each side's python instead of its litlab script
+        exes = {side: str(Path(exe).parent / "python") if label == TORCH else exe
+                for side, exe in sides.items()}  # fmt: skip
+        for exe in exes.values():  # one untimed run each: the page cache, .pyc files
             timed([exe, *rest], work)
         for _ in range(args.runs):
-            for side, exe in sides.items():
+            for side, exe in exes.items():
                 times.setdefault((label, side), []).append(timed([exe, *rest], work))
         print(f"timed {label}", file=sys.stderr)
 
