@@ -1,4 +1,8 @@
-"""``litlab export`` and ``litlab models``: the command line of ``common/registry.py``."""
+"""``litlab export`` and ``litlab models``: the command line of ``common/registry.py``.
+
+``litlab models`` reads JSON only, so it imports neither torch nor Lightning; ``export``
+imports them (through ``registry_export``) once its arguments are read.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import sys
 from litlab.common.data import MissingDataError
 from litlab.common.errors import CommandParser
 from litlab.common.registry import RegistryError, list_models
-from litlab.common.registry_export import export
 
 # --- command line -------------------------------------------------------------------------
 
@@ -23,6 +26,8 @@ def export_main(argv: list[str] | None = None) -> int:
         "--onnx", action="store_true", help="image classifiers: also model.onnx, checked"
     )
     args = parser.parse_args(argv)
+    from litlab.common.registry_export import export
+
     try:
         print(export(args.ckpt, args.name, args.root, onnx=args.onnx))
     except (RegistryError, MissingDataError) as err:  # the DataModule reads its class names

@@ -28,10 +28,10 @@ from torchvision.transforms import v2
 
 from litlab.common.data import SplitLoaders, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
-from litlab.common.protocols import ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.vision import augment
 from litlab.vision.datasets import ImageSplits, read_image_source
+from litlab.vision.predict import ImageCodec
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -49,8 +49,10 @@ class _TransformedImages(Dataset):
         return self.transform(self.images[i]), self.labels[i]
 
 
-class ImageDataModule(SplitLoaders, L.LightningDataModule):
-    """Shared machinery; subclasses implement :meth:`locate` and set the statistics.
+class ImageDataModule(ImageCodec, SplitLoaders, L.LightningDataModule):
+    """Shared machinery; subclasses implement :meth:`locate` and set the statistics (``mean``,
+    ``std``). What inference needs (classes, normalisation, ``encode_images``) is
+    :class:`~litlab.vision.predict.ImageCodec`'s.
 
     Args:
         root: data root (default ``$DATA_DIR``, else ``./data``).
@@ -62,8 +64,6 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         normalization: ``"dataset"`` statistics or ``"imagenet"`` for pretrained backbones.
     """
 
-    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
-    std: tuple[float, ...] = (0.25, 0.25, 0.25)
     flip: bool = True  # mirrored digits are other digits, so MNIST turns this off
     pad: int = 4
     known_classes: int | None = None  # fixed by the data set (CIFAR-10: 10); None: read it
@@ -116,62 +116,12 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         self.train_idx, self.val_idx = perm[self.hparams.val_size :], perm[: self.hparams.val_size]
 
     # --- what the model may ask (common/protocols.py); properties never read the data -------
+    # classes, image_shape, state_dict, encode_images, denormalize: ImageCodec (predict.py)
 
     @classmethod
     def model_values(cls, init_args: dict) -> dict[str, int]:
         """The number of classes, where the data set fixes it (LitlabCLI fills it in)."""
         return {"num_classes": cls.known_classes} if cls.known_classes else {}
-
-    @property
-    def classes(self) -> list[str]:
-        if self.splits is None and self.restored is not None:
-            return list(self.restored["classes"])
-        return ready(self.splits, self, "classes").classes
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of the images the model sees."""
-        if self.splits is None and self.restored is not None:
-            return tuple(self.restored["image_shape"])
-        c, h, w = ready(self.splits, self, "image_shape").train_images.shape[1:]
-        size = self.hparams.image_size
-        return (c, size, size) if size else (c, h, w)
-
-    # --- what a checkpoint keeps, so new images can be prepared without the data --------------
-
-    def state_dict(self) -> dict:
-        if self.splits is None and self.restored is None:
-            self.setup()  # a method may read the data; the properties never do
-        return {
-            "classes": self.classes,
-            "image_shape": list(self.image_shape),
-            "mean": list(self.mean),
-            "std": list(self.std),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.restored = dict(state)
-        self.mean, self.std = tuple(state["mean"]), tuple(state["std"])
-
-    def encode_images(self, images: list[Tensor]) -> Tensor:
-        """uint8 images (C, H, W) of any size and channel count -> a normalised batch.
-
-        Channels are matched (grey <-> RGB), the shorter side resized to the training size
-        and the centre cropped, as for a test image.
-        """
-        c, h, w = self.image_shape
-        prepare = v2.Compose([v2.Resize(min(h, w), antialias=True), v2.CenterCrop((h, w))])
-        out = []
-        for img in images:
-            img = img[:3]  # drop an alpha channel
-            if img.shape[0] != c:
-                img = v2.functional.rgb_to_grayscale(img) if c == 1 else img.expand(3, -1, -1)
-            out.append(prepare(img))
-        return augment.normalize(torch.stack(out), self.mean, self.std)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
 
     def arrays(self, split: str) -> tuple[Tensor, Tensor]:
         """uint8 images (N, C, H, W) and labels of ``"train"``, ``"val"`` or ``"test"``."""
@@ -254,6 +204,3 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         idx = torch.tensor(picked[:n])
         return self._batch_transform(images[idx], train=False), labels[idx]
 
-    def denormalize(self, images: Tensor) -> Tensor:
-        """Normalised float images -> [0, 1] for display."""
-        return augment.denormalize(images, self.mean, self.std)
