@@ -24,7 +24,7 @@ from litlab.common.checkpoints import CheckpointError, load_trained
 from litlab.common.contracts import conforms
 from litlab.common.errors import CommandParser
 from litlab.common.protocols import LanguageData, LanguageModelSource
-from litlab.common.sampling import cut_at_stop, unsafe_tail
+from litlab.common.sampling import cut_at_stop, on_host, unsafe_tail
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,7 +81,7 @@ def stream_text(
         tokens = iterate(ids, max_new_tokens, temperature, top_k, top_p, generator)
     done, shown = list(prompt_ids), 0
     try:
-        for nxt in tokens:
+        for nxt in on_host(tokens):  # on a GPU, tokens come over in batches
             done.append(int(nxt[0]))
             # decode the whole text so far: a byte-level BPE token may end mid-character
             text = tokenizer.decode(done)
