@@ -45,6 +45,7 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import ProgressBar as BaseProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -192,13 +193,20 @@ class LitlabCLI(LightningCLI):
             kwargs["precision"] = default_precision(str(trainer_cfg.get("accelerator", "auto")))
         if not trainer_cfg.get("plugins"):  # a kill mid-write leaves the previous checkpoint
             kwargs["plugins"] = [AtomicCheckpointIO()]
+        extra = []
         every = self.config[self.subcommand].get("last_every_n_steps") or 0
         if every > 0:  # appended like the other default callbacks, after the config's own
+            extra.append(step_last_checkpoint(every))
+        own = trainer_cfg.get("callbacks") or []
+        if trainer_cfg.get("enable_progress_bar") is not False and not any(
+            isinstance(c, BaseProgressBar) for c in (own if isinstance(own, list) else [own])
+        ):  # Lightning's bar, minus its wait for the GPU at every step
+            from litlab.common.callbacks.progress import ProgressBar  # the callbacks: fit only
+
+            extra.append(ProgressBar())
+        if extra:
             defaults = list(self.trainer_defaults.get("callbacks", []))
-            self.trainer_defaults = {
-                **self.trainer_defaults,
-                "callbacks": [*defaults, step_last_checkpoint(every)],
-            }
+            self.trainer_defaults = {**self.trainer_defaults, "callbacks": [*defaults, *extra]}
         return super().instantiate_trainer(**kwargs)
 
     def _parse_ckpt_path(self) -> None:

@@ -74,7 +74,7 @@ def stream_text(
     Text that might be the start of a stop string is held back until the next tokens show
     whether it is. A model without ``generate_iter`` samples everything first.
     """
-    from litlab.common.sampling import cut_at_stop, unsafe_tail  # torch: after --help
+    from litlab.common.sampling import cut_at_stop, on_host, unsafe_tail  # torch: after --help
 
     prompt_ids = ids[0].tolist()
     prompt_text = tokenizer.decode(prompt_ids)
@@ -86,7 +86,7 @@ def stream_text(
         tokens = iterate(ids, max_new_tokens, temperature, top_k, top_p, generator)
     done, shown = list(prompt_ids), 0
     try:
-        for nxt in tokens:
+        for nxt in on_host(tokens):  # on a GPU, tokens come over in batches
             done.append(int(nxt[0]))
             # decode the whole text so far: a byte-level BPE token may end mid-character
             text = tokenizer.decode(done)
