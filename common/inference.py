@@ -45,6 +45,7 @@ MODEL_HALVES: dict[str, str] = {
     "litlab.transformer.module.GPTLanguageModel": "litlab.transformer.predict.GPTPredictor",
     "litlab.sequence.summarization.module.ExtractiveSummarizer":
         "litlab.sequence.summarization.predict.SummarizerPredictor",
+    "litlab.audio.module.AudioClassifier": "litlab.audio.predict.AudioPredictor",
 }  # fmt: skip
 
 # LightningDataModule -> its inference half (a DataCodec); every concrete class is listed,
@@ -66,6 +67,7 @@ DATA_HALVES: dict[str, str] = {
         "litlab.sequence.chat.predict.KoreanReviewsCodec",
     "litlab.sequence.summarization.data.ExtractiveDataModule":
         "litlab.sequence.summarization.predict.SummaryCodec",
+    "litlab.audio.data.FSDDDataModule": "litlab.audio.predict.AudioCodec",
 }  # fmt: skip
 
 

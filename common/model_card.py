@@ -56,7 +56,7 @@ def task_kind(model: object, data: object) -> TaskKind:
         return TaskKind.SEQ2SEQ
     if conforms(model, P.LanguageModelSource) or conforms(data, P.LanguageData):
         return TaskKind.LM
-    if conforms(data, P.AudioData):
+    if conforms(data, P.AudioInputs):
         return TaskKind.AUDIO
     if conforms(data, P.TextData):
         return TaskKind.TEXT

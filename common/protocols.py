@@ -11,8 +11,9 @@ One ordered file: what each side may ask of the other. The checks that enforce i
    configuration, so an experiment YAML does not repeat it.
 2. What callbacks and ``litlab explain`` / serve/ may ask of a DataModule: the ``*Inputs`` /
    ``*Data`` protocols are what inference asks (encoding new inputs: ``ImageInputs``,
-   ``TextData``, ``LanguageData``, ``DialogueData``, ``SummaryData``); the ``*Probe``
-   protocols add what only the training callbacks ask (fixed evaluation batches, articles).
+   ``AudioInputs``, ``TextData``, ``LanguageData``, ``DialogueData``, ``SummaryData``); the
+   ``*Probe`` protocols and ``AudioData`` add what only the training callbacks ask (fixed
+   evaluation batches or clips, articles).
 3. What callbacks and ``litlab explain`` / serve/ may ask of a LightningModule.
 
 What inference asks (parts 2 and 3, without the probes) is exactly what the Lightning-free
@@ -193,23 +194,29 @@ class DialogueData(LanguageData, Protocol):
 
 
 @runtime_checkable
-class AudioData(Protocol):
-    """Audio-classification data (``litlab.audio.data``): clips prepared by
-    ``common/audio_io.prepare`` (mono, ``sample_rate``, ``clip_seconds``) and the way from
-    clips to the network's input, for the audio callback, ``litlab explain`` and serve/."""
+class AudioInputs(Protocol):
+    """Audio-classification data as inference needs it (``litlab explain``, serve/): clips
+    prepared by ``common/audio_io.prepare`` (mono, ``sample_rate``, ``clip_seconds``) and the
+    way from clips to the network's input (``audio/predict.py``)."""
 
     classes: list[str]
     sample_rate: int
     clip_seconds: float
-
-    def probe_clips(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
-        """``n`` fixed evaluation clips (n, T) float in [-1, 1], and their labels."""
 
     def encode_clips(self, clips: Tensor, train: bool = False) -> Tensor:
         """Prepared clips (B, T) -> the network's input (log-mel (B, 1, F, N) or (B, 1, T))."""
 
     def spectrogram(self, clips: Tensor) -> Tensor:
         """Prepared clips (B, T) -> log-mel power in dB (B, n_mels, frames), for figures."""
+
+
+@runtime_checkable
+class AudioData(AudioInputs, Protocol):
+    """An audio DataModule (``litlab.audio.data``): ``AudioInputs`` and the fixed evaluation
+    clips the audio callback draws."""
+
+    def probe_clips(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
+        """``n`` fixed evaluation clips (n, T) float in [-1, 1], and their labels."""
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ modules ``sys.modules`` holds. The models are the tiny registry of the serve tes
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,11 @@ article = "The bank raised rates again. Markets fell at once. Analysts expect mo
 (out / "article.txt").write_text(article)
 run("summarize", "--ckpt", ckpt("bbc-extractive"), "--input", str(out / "article.txt"))
 check("litlab summarize")
+from audio_data import digit_tone, wav  # tests/: a tone at digit 4's pitch, as a WAV
+
+(out / "four.wav").write_bytes(wav(digit_tone(4, 0.5)))
+run("explain", "--ckpt", ckpt("fsdd-cnn"), "--input", str(out / "four.wav"), "--out", str(out))
+check("litlab explain (audio)")
 
 from litlab.serve.api import create_app
 from litlab.serve.hub import ModelHub
@@ -77,6 +83,7 @@ hub.explain_text("nsmc-bilstm", "정말 재미있는 영화", n_steps=4)
 "".join(hub.generate("shakespeare-gpt", "ROMEO:", max_new_tokens=5))
 "".join(hub.chat("ko-chat", [], "안녕", max_new_tokens=5))
 hub.summarize("bbc-extractive", article)
+hub.classify_audio("fsdd-cnn", (out / "four.wav").read_bytes(), explain=True)
 create_app(hub, ui=True)
 check("serve: every model loaded, every kind answered, the app built")
 print(json.dumps(found))
@@ -84,9 +91,11 @@ print(json.dumps(found))
 
 
 def _run(code: str, *args: str, stdin: str = "") -> dict[str, list[str]]:
+    tests = str(REPO / "tests")  # the helpers the steps import (audio_data)
+    path = os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p)
     done = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=REPO, input=stdin, capture_output=True,
-        text=True, timeout=600,
+        text=True, timeout=600, env={**os.environ, "PYTHONPATH": path},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -96,7 +105,7 @@ def test_inference_commands_and_serve_import_neither_lightning_nor_torchmetrics(
     serve_registry: Path, tmp_path: Path
 ):
     found = _run(INFERENCE, str(serve_registry), str(tmp_path), stdin="Speak, speak.\n")
-    assert len(found) == 7  # every step ran
+    assert len(found) == 8  # every step ran
     imported = {step: modules for step, modules in found.items() if modules}
     assert not imported, f"imported on the inference path: {imported}"
 
