@@ -12,6 +12,15 @@ from litlab.common.data import MissingDataError
 from litlab.common.errors import CommandParser
 from litlab.common.registry import RegistryError, list_models
 
+
+def export(*args, **kwargs) -> object:
+    """``registry_export.export``, imported when called (torch and Lightning: not for
+    ``litlab models`` or ``--help``); a module-level name, so tests can replace it."""
+    from litlab.common.registry_export import export as export_checkpoint
+
+    return export_checkpoint(*args, **kwargs)
+
+
 # --- command line -------------------------------------------------------------------------
 
 
@@ -26,8 +35,6 @@ def export_main(argv: list[str] | None = None) -> int:
         "--onnx", action="store_true", help="image classifiers: also model.onnx, checked"
     )
     args = parser.parse_args(argv)
-    from litlab.common.registry_export import export
-
     try:
         print(export(args.ckpt, args.name, args.root, onnx=args.onnx))
     except (RegistryError, MissingDataError) as err:  # the DataModule reads its class names
