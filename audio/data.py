@@ -15,6 +15,10 @@ Splits:
 - ``held_out_speaker: theo`` (any of the six): leave-one-speaker-out, all 500 clips of that
   speaker are the test set and the other five speakers' clips train (and validate): what a
   user hears when a new voice speaks.
+- ``val_speaker: jackson`` (with either split): that speaker's training clips are the
+  validation set and never trained on, so validation accuracy (and the best checkpoint)
+  measures a voice the model has not heard, without looking at the test speaker. Choose
+  recipes for new voices with it, never with the held-out speaker's test accuracy.
 
 What explain and serve/ need of the data (class names, speakers, ``encode_clips``,
 ``spectrogram``, the checkpointed state) is its Lightning-free half, ``AudioCodec`` in
@@ -38,7 +42,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
-from litlab.audio.features import AudioFeatures, Kind, SpecAugment
+from litlab.audio.features import AudioFeatures, Kind, Norm, SpecAugment
 from litlab.audio.predict import DIGITS, AudioCodec
 from litlab.common.audio_io import SAMPLE_RATE, prepare, read_audio, require_audio
 from litlab.common.data import (
@@ -59,6 +63,8 @@ URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tag
 LAYOUTS = ["free_spoken_digits/recordings", "recordings",
            f"free-spoken-digit-dataset-{VERSION}/recordings", "audio/recordings"]  # fmt: skip
 ARCHIVES = ["audio/free_spoken_digits.tar.gz", "free_spoken_digits.tar.gz"]
+SPLIT_NULL = {"held_out_speaker": "the data set's own split",
+              "val_speaker": "random training clips validate"}  # fmt: skip
 
 
 def _download(root: Path) -> None:
@@ -105,21 +111,31 @@ class FSDDDataModule(AudioCodec, SplitLoaders, L.LightningDataModule):
         root: data root (default ``$DATA_DIR``, else ``./data``).
         held_out_speaker: None: the data set's own split (takes 0-4 test); a speaker's name:
             leave-one-speaker-out (that speaker is the whole test set).
+        val_speaker: None: ``val_size`` random training clips validate; a speaker's name
+            (not the held-out one): that speaker's training clips validate and none of
+            them trains, a new voice to choose recipes and checkpoints by.
         features: ``"logmel"`` (B, 1, n_mels, frames) or ``"waveform"`` (B, 1, T).
         batch_size: training batch size; evaluation uses ``2 * batch_size``.
-        val_size: training clips held out for validation (seeded by ``seed``).
+        val_size: training clips held out for validation (seeded by ``seed``); unused
+            with ``val_speaker``.
         sample_rate, clip_seconds: what every clip is prepared to.
         n_mels: mel bands of the spectrogram.
         augment: time shift and speed in training; SpecAugment masks for log-mel.
         shift_seconds: largest random shift either way.
         speed: largest relative speed change (0.1: 0.9x to 1.1x).
+        warp: log-mel only: largest vocal-tract-length perturbation of the frequency axis
+            (0.1: every frequency times 0.9 to 1.1, formants of another voice); 0 is off.
         freq_mask, time_mask: widest SpecAugment masks (mel bins, frames); 0 turns one off.
+        norm: log-mel only: ``"clip"`` (standardised as a whole) or ``"band"`` (each mel
+            band's mean over the sounding frames removed first: the voice's and
+            microphone's average envelope; ``audio/features.py: band_centre``).
     """
 
     def __init__(
         self,
         root: str | None = None,
         held_out_speaker: str | None = None,
+        val_speaker: str | None = None,
         features: Kind = "logmel",
         batch_size: int = 64,
         val_size: int = 300,
@@ -129,22 +145,34 @@ class FSDDDataModule(AudioCodec, SplitLoaders, L.LightningDataModule):
         augment: bool = True,
         shift_seconds: float = 0.1,
         speed: float = 0.1,
+        warp: float = 0.0,
         freq_mask: int = 8,
         time_mask: int = 20,
+        norm: Norm = "clip",
         seed: int = 0,
     ) -> None:
         super().__init__()
         require_audio()
         check_positive("--data.init_args", batch_size=batch_size, val_size=val_size,
                        sample_rate=sample_rate, clip_seconds=clip_seconds)  # fmt: skip
-        if held_out_speaker is not None and held_out_speaker not in SPEAKERS:
+        for option, name in (("held_out_speaker", held_out_speaker), ("val_speaker", val_speaker)):
+            if name is not None and name not in SPEAKERS:
+                raise ConfigError(
+                    f"--data.init_args.{option} {name!r} is not an FSDD speaker: use one of "
+                    f"{', '.join(SPEAKERS)} (or null: {SPLIT_NULL[option]})"
+                )
+        if val_speaker is not None and val_speaker == held_out_speaker:
             raise ConfigError(
-                f"--data.init_args.held_out_speaker {held_out_speaker!r} is not an FSDD speaker: "
-                f"use one of {', '.join(SPEAKERS)} (or null for the data set's own split)"
+                f"--data.init_args.val_speaker {val_speaker!r} is also the held-out test "
+                "speaker: validate on another voice (or null for random training clips)"
             )
+        if norm not in ("clip", "band"):
+            raise ConfigError(f"--data.init_args.norm {norm!r}: use 'clip' or 'band'")
+        if warp < 0 or warp >= 1:
+            raise ConfigError(f"--data.init_args.warp {warp}: give 0 (off) up to below 1, e.g. 0.1")
         self.save_hyperparameters()
         self.root = resolve_data_root(root)
-        self.features = AudioFeatures(features, sample_rate, n_mels)
+        self.features = AudioFeatures(features, sample_rate, n_mels, norm=norm)
         self.spec_augment = SpecAugment(freq_mask, time_mask)
         self.data: dict | None = None
         self.restored: dict | None = None
@@ -177,14 +205,24 @@ class FSDDDataModule(AudioCodec, SplitLoaders, L.LightningDataModule):
         )
         self.train_idx, self.val_idx, self.test_idx = self._split()
 
+    def _speaker(self, name: str) -> Tensor:
+        """(N,) bool: the clips of speaker ``name``."""
+        d = self.data
+        if name not in d["speaker_names"]:
+            raise ConfigError(f"no recordings of {name!r} in the data")
+        return d["speakers"] == d["speaker_names"].index(name)
+
     def _split(self) -> tuple[Tensor, Tensor, Tensor]:
         d, hp = self.data, self.hparams
         if hp.held_out_speaker is None:
             test = d["takes"] < 5
         else:
-            if hp.held_out_speaker not in d["speaker_names"]:
-                raise ConfigError(f"no recordings of {hp.held_out_speaker!r} in the data")
-            test = d["speakers"] == d["speaker_names"].index(hp.held_out_speaker)
+            test = self._speaker(hp.held_out_speaker)
+        if hp.val_speaker is not None:  # a voice never trained on validates
+            val = self._speaker(hp.val_speaker) & ~test
+            train = ~test & ~val
+            return (torch.nonzero(train).flatten(), torch.nonzero(val).flatten(),
+                    torch.nonzero(test).flatten())  # fmt: skip
         train_all = torch.nonzero(~test).flatten()
         n = len(train_all)
         if not 0 < hp.val_size < n:

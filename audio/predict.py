@@ -16,7 +16,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from litlab.audio.features import AudioFeatures, SpecAugment, random_shift, random_speed
+from litlab.audio.features import (
+    AudioFeatures,
+    SpecAugment,
+    random_shift,
+    random_speed,
+    random_warp_factors,
+)
 from litlab.common.audio_io import SAMPLE_RATE
 from litlab.common.inference import DataCodec, InferenceModule
 from litlab.common.protocols import ready
@@ -88,8 +94,9 @@ class AudioCodec(DataCodec):
         if self.features is None:
             hp = self.hparams
             self.features = AudioFeatures(
-                hp.get("features", "logmel"), self.sample_rate, hp.get("n_mels", N_MELS)
-            )
+                hp.get("features", "logmel"), self.sample_rate, hp.get("n_mels", N_MELS),
+                norm=hp.get("norm", "clip"),
+            )  # fmt: skip
         return self.features
 
     def _spec_augment(self) -> SpecAugment:
@@ -104,11 +111,14 @@ class AudioCodec(DataCodec):
         x = _as_float(clips)
         hp = self.hparams
         augment = train and hp.get("augment", True)
+        features = self.feature_maker().to(x.device)
+        warp = None  # (B,) frequency-axis factors: vocal-tract length perturbation
         if augment:
             shift = round(hp.get("shift_seconds", 0.1) * self.sample_rate)
             x = random_speed(random_shift(x, shift), hp.get("speed", 0.1))
-        features = self.feature_maker().to(x.device)
-        feats = features(x)
+            if hp.get("warp", 0.0) > 0 and features.kind == "logmel":
+                warp = random_warp_factors(len(x), hp.warp)
+        feats = features(x, warp=warp)
         if augment and features.kind == "logmel":
             feats = self._spec_augment()(feats)
         return feats
@@ -127,6 +137,7 @@ class AudioCodec(DataCodec):
             "classes": self.classes,
             "speakers": self.speakers,
             "held_out_speaker": self.hparams.get("held_out_speaker"),
+            "val_speaker": self.hparams.get("val_speaker"),
             "sample_rate": self.sample_rate,
             "clip_seconds": self.clip_seconds,
             "features": self.feature_maker().kind,

@@ -20,6 +20,7 @@ import lzma
 import os
 import shutil
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -143,9 +144,9 @@ def extract_archive(archive: Path, dest: Path | None = None) -> Path:
         dest = cache_dir("extracted", f"{stem}-{cache_key(archive)}")
     if (dest / ".complete").exists():
         return dest
-    tmp = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # a folder of this process's own: two trainings started together extract side by side
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
@@ -162,8 +163,14 @@ def extract_archive(archive: Path, dest: Path | None = None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise CorruptDataError(archive, err) from err
     (tmp / ".complete").touch()
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
+    if not (dest / ".complete").exists():  # else another process finished first: use its copy
+        shutil.rmtree(dest, ignore_errors=True)  # a half-extracted folder of an older run
+        try:
+            tmp.rename(dest)
+        except OSError:  # another process renamed its copy in between
+            if not (dest / ".complete").exists():
+                raise
+    shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 

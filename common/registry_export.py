@@ -110,7 +110,9 @@ def export(
         os.chmod(tmp / "model.safetensors", 0o644)
         if onnx:
             if meta["kind"] != TaskKind.IMAGE:
-                raise RegistryError(f"ONNX export is for image classifiers, not a {meta['kind']}")
+                kind = meta["kind"]
+                an = "an" if kind[:1] in "aeiou" else "a"
+                raise RegistryError(f"ONNX export is for image classifiers, not {an} {kind}")
             from litlab.common.onnx_export import OnnxMismatch, export_onnx
 
             try:

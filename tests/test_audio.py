@@ -14,7 +14,15 @@ from audio_data import SPEAKERS, digit_tone, wav
 from torch import nn
 
 from litlab.audio.data import FSDDDataModule
-from litlab.audio.features import AudioFeatures, SpecAugment, random_shift, random_speed
+from litlab.audio.features import (
+    AudioFeatures,
+    SpecAugment,
+    band_centre,
+    random_shift,
+    random_speed,
+    standardize,
+    warp_frequencies,
+)
 from litlab.audio.models import M5, SpecCNN
 from litlab.common import audio_io
 from litlab.common.attribution import grad_cam
@@ -98,6 +106,45 @@ def test_augmentations_keep_shapes_and_change_the_clip():
     assert (masked == 0).sum() > (x == 0).sum()
 
 
+def _peak_band(db: torch.Tensor) -> torch.Tensor:
+    """(B, F, N) -> (B,) the frequency band with the most energy over time."""
+    return db.mean(dim=-1).argmax(dim=-1)
+
+
+def test_vocal_tract_warp_keeps_shapes_and_moves_energy_along_the_frequency_axis():
+    t = torch.arange(8000) / 8000
+    tone = (0.3 * torch.sin(2 * math.pi * 1000 * t) * torch.sin(math.pi * t) ** 2)[None]
+    features = AudioFeatures("logmel")
+    spec = features.mel.spectrogram(tone)  # (1, 129, 101): 31.25 Hz bins, 1 kHz is bin 32
+    assert torch.allclose(warp_frequencies(spec, torch.tensor([1.0])), spec, atol=1e-6)
+    warped = warp_frequencies(spec.repeat(3, 1, 1), torch.tensor([0.9, 1.0, 1.1]))
+    assert warped.shape == (3, 129, 101)
+    assert _peak_band(warped).tolist() == [29, 32, 35]  # 900 Hz, 1 kHz, 1.1 kHz
+    assert (warped >= 0).all()  # interpolated power stays power
+    # through the mel filter bank the same way: a shorter vocal tract sounds higher
+    db = features.spectrogram_db(tone.repeat(3, 1), torch.tensor([0.85, 1.0, 1.15]))
+    low, same, high = _peak_band(db).tolist()
+    assert low < same < high and same == _peak_band(features.spectrogram_db(tone)).item()
+    assert features(tone.repeat(3, 1), torch.tensor([0.85, 1.0, 1.15])).shape == (3, 1, 40, 101)
+
+
+def test_band_norm_removes_a_constant_colouring_of_the_spectrum():
+    g = torch.Generator().manual_seed(0)
+    db = -30 * torch.rand(2, 40, 101, generator=g)  # sounding frames within 30 dB of the peak
+    db[..., :30] = db[..., -30:] = -80.0  # the centred silence around the word
+    colour = torch.linspace(-6, 6, 40)[None, :, None]  # another voice / microphone: dB per band
+    assert torch.allclose(band_centre(db + colour), band_centre(db), atol=1e-4)
+    assert not torch.allclose(standardize(db + colour, (-2, -1)), standardize(db, (-2, -1)),
+                              atol=1e-2)  # fmt: skip
+    # the band means come from the sounding frames only: a longer silence changes nothing
+    sounding = band_centre(db)[..., 30:-30]
+    assert sounding.mean(dim=-1).abs().max() < 1e-4
+    clips = torch.stack([prepare(chirp(8000), 8000)] * 2)
+    x = AudioFeatures("logmel", norm="band")(clips)
+    assert x.shape == (2, 1, 40, 101) and torch.isfinite(x).all()
+    assert x[0].mean().abs() < 1e-4 and float(x[0].std()) == pytest.approx(1, abs=1e-3)
+
+
 # --- the FSDD DataModule --------------------------------------------------------------------
 
 
@@ -125,9 +172,34 @@ def test_leave_one_speaker_out_keeps_the_voice_out_of_training(tiny_root: Path):
     assert dm.encode_clips(dm.arrays("test")[0][:3]).shape == (3, 1, 8000)
 
 
+def test_a_validation_speaker_is_never_trained_on(tiny_root: Path):
+    dm = FSDDDataModule(root=str(tiny_root), held_out_speaker="theo", val_speaker="jackson")
+    dm.setup()
+    assert dm.split_speakers("train") == ["george"]
+    assert dm.split_speakers("val") == ["jackson"] and dm.split_speakers("test") == ["theo"]
+    assert len(dm.arrays("val")[1]) == 10 * 8  # every clip of jackson's
+    # with the own split: jackson's takes 0-4 stay in test, the rest validate, none trains
+    own = FSDDDataModule(root=str(tiny_root), val_speaker="jackson")
+    own.setup()
+    assert "jackson" not in own.split_speakers("train")
+    assert own.split_speakers("val") == ["jackson"] and len(own.arrays("val")[1]) == 10 * 3
+    assert own.split_speakers("test") == sorted(SPEAKERS)
+    trained = set(own.train_idx.tolist())
+    assert not trained & (set(own.val_idx.tolist()) | set(own.test_idx.tolist()))
+    assert own.state_dict()["val_speaker"] == "jackson"
+
+
 def test_an_unknown_speaker_is_named_with_the_choices(tiny_root: Path):
     with pytest.raises(ConfigError, match="'bob' is not an FSDD speaker: use one of george"):
         FSDDDataModule(root=str(tiny_root), held_out_speaker="bob")
+    with pytest.raises(ConfigError, match="val_speaker 'bob' is not an FSDD speaker"):
+        FSDDDataModule(root=str(tiny_root), val_speaker="bob")
+    with pytest.raises(ConfigError, match="'theo' is also the held-out test speaker"):
+        FSDDDataModule(root=str(tiny_root), held_out_speaker="theo", val_speaker="theo")
+    with pytest.raises(ConfigError, match="norm 'cmvn': use 'clip' or 'band'"):
+        FSDDDataModule(root=str(tiny_root), norm="cmvn")
+    with pytest.raises(ConfigError, match="warp 1.5"):
+        FSDDDataModule(root=str(tiny_root), warp=1.5)
 
 
 def test_missing_data_names_the_archive(tmp_path: Path):
@@ -143,6 +215,13 @@ def test_the_training_batch_is_augmented_and_the_validation_batch_is_not(tiny_ro
     torch.manual_seed(0)
     assert torch.equal(dm.encode_clips(clips), dm.encode_clips(clips))
     assert not torch.equal(dm.encode_clips(clips, train=True), dm.encode_clips(clips))
+    # the vocal-tract warp alone (no shift, speed or masks) changes a training batch only
+    warped = FSDDDataModule(root=str(tiny_root), val_size=10, shift_seconds=0, speed=0,
+                            freq_mask=0, time_mask=0, warp=0.2, norm="band")  # fmt: skip
+    warped.setup()
+    plain = warped.encode_clips(clips)
+    assert torch.equal(plain, warped.encode_clips(clips))
+    assert not torch.allclose(warped.encode_clips(clips, train=True), plain, atol=1e-3)
 
 
 def test_without_the_audio_extra_one_line_names_it(monkeypatch: pytest.MonkeyPatch):

@@ -64,7 +64,25 @@ def test_a_truncated_canonical_archive_is_named_and_leaves_no_cache(tmp_path):
     with pytest.raises(CorruptDataError, match=REDO) as err:
         extract_archive(archive, dest)
     assert str(archive) in str(err.value)
-    assert not dest.exists() and not dest.with_name("extracted.partial").exists()
+    assert not dest.exists() and not list(tmp_path.glob("*partial*"))  # no half-extracted copy
+
+
+def test_two_processes_extracting_the_same_archive_at_once_both_get_the_folder(tmp_path):
+    """Two trainings started together (say, two leave-one-speaker-out runs) extract the same
+    archive into the same cache folder: neither may fail or see a half-written folder."""
+    import multiprocessing as mp
+
+    src = write_cifar10_pickles(tmp_path / "src")
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(src, arcname="cifar-10-batches-py")
+    dest = tmp_path / "extracted"
+    with mp.get_context("spawn").Pool(4) as pool:
+        folders = pool.starmap(extract_archive, [(archive, dest)] * 4)
+    assert folders == [dest] * 4
+    want = sorted(p.name for p in src.iterdir())
+    assert sorted(p.name for p in (dest / "cifar-10-batches-py").iterdir()) == want
+    assert (dest / ".complete").exists() and not list(tmp_path.glob("*partial*"))
 
 
 def test_a_zip_whose_member_fails_its_crc_is_named(tmp_path):
