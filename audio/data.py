@@ -20,6 +20,10 @@ Splits:
   measures a voice the model has not heard, without looking at the test speaker. Choose
   recipes for new voices with it, never with the held-out speaker's test accuracy.
 
+What explain and serve/ need of the data (class names, speakers, ``encode_clips``,
+``spectrogram``, the checkpointed state) is its Lightning-free half, ``AudioCodec`` in
+``audio/predict.py``.
+
 Data root rules as everywhere (``common/data.py``): an extracted ``recordings/`` folder,
 the offline archive ``audio/free_spoken_digits.tar.gz`` of shared/data, or, online, the
 release archive from the data set's GitHub repository (Jakobovski/free-spoken-digit-dataset).
@@ -38,15 +42,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
-from litlab.audio.features import (
-    AudioFeatures,
-    Kind,
-    Norm,
-    SpecAugment,
-    random_shift,
-    random_speed,
-    random_warp_factors,
-)
+from litlab.audio.features import AudioFeatures, Kind, Norm, SpecAugment
+from litlab.audio.predict import DIGITS, AudioCodec
 from litlab.common.audio_io import SAMPLE_RATE, prepare, read_audio, require_audio
 from litlab.common.data import (
     SplitLoaders,
@@ -56,11 +53,9 @@ from litlab.common.data import (
     resolve_data_root,
 )
 from litlab.common.errors import ConfigError, check_positive
-from litlab.common.protocols import ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.common.tensor_cache import cached_object
 
-DIGITS = [str(d) for d in range(10)]
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
 NAME_RE = re.compile(r"(\d)_([A-Za-z]+)_(\d+)\.wav")
 VERSION = "1.0.10"
@@ -109,7 +104,7 @@ def _check(obj: dict) -> None:
         raise ValueError("lengths differ")
 
 
-class FSDDDataModule(SplitLoaders, L.LightningDataModule):
+class FSDDDataModule(AudioCodec, SplitLoaders, L.LightningDataModule):
     """Spoken digits as 1-s clips, log-mel spectrograms or waveforms computed on the device.
 
     Args:
@@ -183,32 +178,11 @@ class FSDDDataModule(SplitLoaders, L.LightningDataModule):
         self.restored: dict | None = None
 
     # --- what the model may ask (common/protocols.py); properties never read the data -------
+    # (classes, sample_rate, clip_seconds, speakers: the half's, ``audio/predict.py``)
 
     @classmethod
     def model_values(cls, init_args: dict) -> dict[str, int]:
         return {"num_classes": len(DIGITS)}
-
-    @property
-    def classes(self) -> list[str]:
-        return list(DIGITS)
-
-    @property
-    def num_classes(self) -> int:
-        return len(DIGITS)
-
-    @property
-    def sample_rate(self) -> int:
-        return self.hparams.sample_rate
-
-    @property
-    def clip_seconds(self) -> float:
-        return self.hparams.clip_seconds
-
-    @property
-    def speakers(self) -> list[str]:
-        if self.data is None and self.restored is not None:
-            return list(self.restored["speakers"])
-        return list(ready(self.data, self, "speakers")["speaker_names"])
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -285,34 +259,12 @@ class FSDDDataModule(SplitLoaders, L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self._loader("test")
 
-    # --- on the device ------------------------------------------------------------------------
+    # --- on the device (encode_clips, spectrogram: the half's) ------------------------------
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int):
         clips, digits = batch
         train = self.trainer is not None and self.trainer.training
         return self.encode_clips(clips, train=train), digits
-
-    def encode_clips(self, clips: Tensor, train: bool = False) -> Tensor:
-        """Prepared clips (B, T), int16 or float in [-1, 1] -> the network's input; with
-        ``train``, augmented. ``litlab explain`` and serve/ call it on ``prepare``'s output."""
-        x = clips.float() / 32768 if clips.dtype == torch.int16 else clips.float()
-        hp = self.hparams
-        warp = None
-        if train and hp.augment:
-            x = random_speed(random_shift(x, round(hp.shift_seconds * hp.sample_rate)), hp.speed)
-            if hp.warp > 0 and self.features.kind == "logmel":
-                warp = random_warp_factors(len(x), hp.warp)
-        self.features.to(x.device)
-        feats = self.features(x, warp=warp)
-        if train and hp.augment and self.features.kind == "logmel":
-            feats = self.spec_augment(feats)
-        return feats
-
-    def spectrogram(self, clips: Tensor) -> Tensor:
-        """Prepared clips (B, T) -> log-mel power in dB (B, n_mels, frames), for figures."""
-        x = clips.float() / 32768 if clips.dtype == torch.int16 else clips.float()
-        self.features.to(x.device)
-        return self.features.spectrogram_db(x)
 
     # --- the picture-callback protocol (common/protocols.py: AudioData) ---------------------
 
@@ -328,21 +280,3 @@ class FSDDDataModule(SplitLoaders, L.LightningDataModule):
         """The same clips as the network's inputs, and labels."""
         clips, digits = self.probe_clips(n, split)
         return self.encode_clips(clips), digits
-
-    # --- what a checkpoint keeps, so new clips can be prepared without the data -------------
-
-    def state_dict(self) -> dict:
-        if self.data is None and self.restored is None:
-            self.setup()  # a method may read the data; the properties never do
-        return {
-            "classes": self.classes,
-            "speakers": self.speakers,
-            "held_out_speaker": self.hparams.held_out_speaker,
-            "val_speaker": self.hparams.val_speaker,
-            "sample_rate": self.sample_rate,
-            "clip_seconds": self.clip_seconds,
-            "features": self.features.kind,
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.restored = dict(state)

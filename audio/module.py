@@ -4,8 +4,8 @@ Everything a classifier needs (cross-entropy with label smoothing, accuracy per 
 per-class accuracy, ``val/acc_best``, the one-cycle schedule, AdamW, ``torch.compile``) is
 ``litlab.common.classifier.Classifier``; the DataModule has already turned the clips into
 the network's input on the device (log-mel spectrograms or waveforms), so this class only
-calls the network and names its Grad-CAM layer for the callbacks, ``litlab explain`` and
-serve/.
+calls the network. Its forward and its Grad-CAM layer (for the callbacks, ``litlab explain``
+and serve/) are the Lightning-free half it inherits, ``AudioPredictor`` (``predict.py``).
 
 Logged keys: those of ``Classifier`` (``train/loss``, ``val/acc``, ``val/acc_class/<digit>``,
 ``test/acc``, ...).
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from litlab.audio.predict import AudioPredictor
 from litlab.common.classifier import Classifier, Schedule
 
 
-class AudioClassifier(Classifier):
+class AudioClassifier(AudioPredictor, Classifier):
     """Train an audio network with cross-entropy.
 
     Args:
@@ -48,18 +49,5 @@ class AudioClassifier(Classifier):
             net, num_classes, lr, weight_decay, scheduler, warmup, label_smoothing, compile
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Features (B, 1, ...) -> logits (B, num_classes): one pass of the plain network."""
-        return self.net(x)
-
     def logits(self, x: Tensor) -> Tensor:
         return self.step_net(x)
-
-    def gradcam_layer(self) -> nn.Module:
-        """The network's own choice (``gradcam_layer()``), else its last convolution."""
-        if hasattr(self.net, "gradcam_layer"):
-            return self.net.gradcam_layer()
-        convs = [m for m in self.net.modules() if isinstance(m, nn.Conv1d | nn.Conv2d)]
-        if not convs:
-            raise TypeError(f"{type(self.net).__name__} has no convolution for Grad-CAM")
-        return convs[-1]

@@ -11,9 +11,14 @@ miniature: forward, backward, clip, AdamW step, schedule). The first ``--warmup`
 not timed. Compare with nanoGPT's own figure on the same machine (its CPU recipe: about 13,000
 tokens/s on our 2-core CPU, 55-60 ms per iteration of 12 x 64 tokens).
 
-``generate``: seconds to sample ``--tokens`` new tokens after a one-token prompt, with the
-key/value cache and without it (re-reading up to a block of context per token), same seed.
-Speed does not depend on the weights, so the model is freshly initialised unless ``--ckpt``.
+``generate``: seconds to sample ``--tokens`` new tokens after a one-token prompt, same seed,
+before and after issue 17 side by side: "before" is the loop ``GPT.generate`` ran until then
+(a key/value cache grown by concatenation, ``torch.multinomial``), "after" is
+``GPT.generate`` now (a static cache; on CUDA each step replayed as a CUDA graph), also as
+``litlab generate`` streams it (tokens read on the host in batches), and on CUDA without
+graphs; then both without the cache (re-reading up to a block of context per token), and
+whether their greedy tokens are identical. Speed does not depend on the weights, so the
+model is freshly initialised unless ``--ckpt``.
 
 Run it on a quiet machine: another job on the same cores changes the numbers.
 """
@@ -31,7 +36,9 @@ import torch
 import yaml
 
 from litlab.common.optim import decay_groups, warmup_cosine
+from litlab.common.sampling import filter_logits, on_host
 from litlab.sequence.lm.data import ShakespeareDataModule
+from litlab.transformer.attention import KVCache
 from litlab.transformer.models import GPT, GPTConfig
 from litlab.transformer.module import GPTLanguageModel
 
@@ -139,7 +146,52 @@ def train(args) -> None:
 
 
 @torch.no_grad()
+def generate_before(
+    net: GPT,
+    ids: torch.Tensor,
+    n: int,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+    use_cache: bool = True,
+) -> torch.Tensor:
+    """``GPT.generate`` as it was before issue 17, kept to compare with: a KVCache grown by
+    concatenation every token, the window re-read when full, ``torch.multinomial``."""
+    context, caches, new = ids, None, []
+    for _ in range(n):
+        if not use_cache:
+            logits = net(context[:, -net.block_size :])
+        elif caches is None or caches[0].length >= net.block_size:
+            keep = net.block_size if caches is None else net.block_size // 2
+            caches = [KVCache() for _ in net.blocks]
+            logits = net(context[:, -keep:], caches)
+        else:
+            logits = net(context[:, -1:], caches)
+        last = logits[:, -1].float()
+        if temperature == 0:
+            nxt = last.argmax(dim=-1)
+        else:
+            last = filter_logits((last - last.max(-1, keepdim=True).values) / temperature, top_k)
+            nxt = torch.multinomial(last.softmax(-1), 1, generator=generator).squeeze(-1)
+        new.append(nxt)
+        context = torch.cat([context, nxt[:, None]], dim=1)
+    return torch.cat([ids, torch.stack(new, dim=1)], dim=1)
+
+
+def _timed(device: torch.device, fn) -> tuple[float, torch.Tensor]:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start, out
+
+
+@torch.no_grad()
 def generate(args) -> None:
+    """Before (the loop of gpt_speed.py until issue 17) and after (``GPT.generate`` now), in
+    turns, same seed; then the greedy tokens of both, compared one by one."""
     torch.manual_seed(0)
     net, _, _ = build(args.config, args.root)
     if args.ckpt:
@@ -148,23 +200,50 @@ def generate(args) -> None:
     device = torch.device(args.device if args.device != "auto" else "cpu")
     net.to(device).eval()
     prompt = torch.zeros(1, 1, dtype=torch.long, device=device)
-    print(f"# generation: {args.tokens} new tokens, block {net.block_size}, "
-          f"{net.num_params() / 1e6:.2f} M parameters, device {device}")  # fmt: skip
-    times = {}
-    for use_cache in (True, False):
-        net.generate(prompt, 8, top_k=40, use_cache=use_cache)  # warm up
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        g = torch.Generator(device=device).manual_seed(0)
-        start = time.perf_counter()
-        net.generate(prompt, args.tokens, 1.0, 40, generator=g, use_cache=use_cache)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times[use_cache] = time.perf_counter() - start
-        label = "with KV cache" if use_cache else "without cache"
-        rate = args.tokens / times[use_cache]
-        print(f"{label:14s} {times[use_cache]:7.2f} s {rate:8.0f} tokens/s")
-    print(f"speed-up       {times[False] / times[True]:7.1f}x")
+    n = args.tokens
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.machine()
+    print(f"# generation: {n} new tokens after a 1-token prompt (temperature 1, top-k 40), "
+          f"block {net.block_size}, {net.num_params() / 1e6:.2f} M parameters, device {device} "
+          f"({name}), torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"median of {args.repeats}")  # fmt: skip
+
+    def seeded() -> torch.Generator:
+        return torch.Generator(device=device).manual_seed(0)
+
+    ways = {  # name -> one sampling run
+        "before, KV cache": lambda: generate_before(net, prompt, n, 1.0, 40, seeded()),
+        "after, KV cache": lambda: net.generate(prompt, n, 1.0, 40, generator=seeded()),
+        "after, streamed": lambda: torch.tensor(
+            [int(t[0]) for t in on_host(net.generate_iter(prompt, n, 1.0, 40, generator=seeded()))]
+        ),  # as litlab generate reads it: every token on the host, in batches on a GPU
+    }
+    if device.type == "cuda":
+        ways["after, no graphs"] = lambda: net.generate(
+            prompt, n, 1.0, 40, generator=seeded(), graphs=False
+        )
+    for run in ways.values():  # warm-up: kernels, cuBLAS, allocator
+        _timed(device, lambda run=run: run() if n <= 64 else None)
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(args.repeats):  # in turns, so a neighbour's burst hits all alike
+        for name, run in ways.items():
+            times[name].append(_timed(device, run)[0])
+    if not args.skip_no_cache:
+        times["before, no cache"] = [_timed(device, lambda: generate_before(
+            net, prompt, n, 1.0, 40, seeded(), use_cache=False))[0]]  # fmt: skip
+        times["after, no cache"] = [_timed(device, lambda: net.generate(
+            prompt, n, 1.0, 40, generator=seeded(), use_cache=False))[0]]  # fmt: skip
+    for name, secs in times.items():
+        sec = statistics.median(secs)
+        runs = " ".join(f"{s:.2f}" for s in secs)
+        print(f"{name:18s} {sec:7.2f} s {n / sec:8.0f} tokens/s   ({runs} s)")
+    before = statistics.median(times["before, KV cache"])
+    after = statistics.median(times["after, KV cache"])
+    print(f"after / before     {before / after:7.2f}x tokens/s (KV cache)")  # fmt: skip
+    greedy_before = generate_before(net, prompt, n, 0.0, None, None)
+    greedy_after = net.generate(prompt, n, temperature=0.0)
+    same = int((greedy_before == greedy_after).all(dim=0).long().cumprod(0).sum()) - 1
+    verdict = "identical" if same == n else f"identical for the first {same} of {n} tokens only"
+    print(f"greedy tokens, before vs after: {verdict}")
 
 
 def main() -> None:
@@ -176,6 +255,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=10, help="untimed first steps")
     p.add_argument("--repeats", type=int, default=3, help="timed runs of each loop (median)")
     p.add_argument("--tokens", type=int, default=500, help="new tokens to generate")
+    p.add_argument("--skip-no-cache", action="store_true", help="generate: only the cached ways")
     p.add_argument("--ckpt", default=None, help="weights for generate (optional)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--precision", default="32-true", help="Trainer precision for train")

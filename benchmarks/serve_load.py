@@ -87,7 +87,7 @@ def free_port() -> int:
 
 
 def start_server(root: Path, port: int, log: io.TextIOBase, ui: bool) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "litlab.common.cli", "serve", "--root", str(root),
+    cmd = [sys.executable, "-m", "litlab.common.commands", "serve", "--root", str(root),
            "--port", str(port)]  # fmt: skip
     cmd += [] if ui else ["--no-ui"]
     return subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,

@@ -13,6 +13,9 @@ Three things make explanations safe to run in the middle of training:
 * captum registers its hooks only for one call and removes them in ``finally``; gradients are
   taken with ``torch.autograd.grad``, so the parameters' ``.grad`` (the optimizer's state
   between steps) is never touched.
+
+captum is imported by the two functions that use it, so ``evaluating`` costs generation
+(``litlab generate``, serve/) nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from captum.attr import LayerGradCam, LayerIntegratedGradients
 from torch import Tensor, nn
 
 
@@ -69,6 +71,8 @@ def grad_cam(
     channels weighted by the spatially averaged gradient of the target logit (Selvaraju et
     al., 2017), then scaled by its own maximum so that images compare by shape.
     """
+    from captum.attr import LayerGradCam
+
     with gradients_on():
         cam = LayerGradCam(forward, layer).attribute(
             _fresh(images), target=torch.as_tensor(target).tolist(), relu_attributions=True
@@ -124,6 +128,8 @@ def integrated_gradients(
     compared with a padding embedding at its place, moved the target logit. ``target``
     defaults to the predicted class.
     """
+    from captum.attr import LayerIntegratedGradients
+
     ids, lengths = _fresh(ids), _fresh(lengths)
     baseline = torch.full_like(ids, pad_id)
     cudnn_rnn = ids.is_cuda and any(isinstance(m, nn.RNNBase) for m in _modules_of(forward))

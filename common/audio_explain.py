@@ -3,9 +3,10 @@ spectrogram. ``litlab explain`` (``common/explain.py``) and serve/ (``serve/audi
 call :func:`classify_clip`, after the one preprocessing of ``common/audio_io.py``, so a file
 explained on the command line and the same file uploaded to the server get the same answer.
 
-Plain torch and the protocols: an ``AudioData`` DataModule (its ``encode_clips`` makes the
-network's input, its ``spectrogram`` the picture) and a module with ``gradcam_layer()``; no
-Lightning import, nothing of ``litlab.audio`` itself.
+Plain torch and the protocols: ``AudioInputs`` data (a DataModule or its Lightning-free half
+``audio/predict.py``: its ``encode_clips`` makes the network's input, its ``spectrogram`` the
+picture) and a module with ``gradcam_layer()``; no Lightning import, nothing of
+``litlab.audio`` itself.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from torch import Tensor, nn
 from litlab.common.attribution import evaluating, grad_cam
 from litlab.common.audio_io import check_not_silent, clipping_warning, prepare
 from litlab.common.contracts import require
-from litlab.common.protocols import AudioData, GradCamSource
+from litlab.common.inference import device_of
+from litlab.common.protocols import AudioInputs, GradCamSource
 from litlab.common.viz import spectrogram_figure
 
 ORDINALS = ("1st", "2nd", "3rd", "4th", "5th")
@@ -48,7 +50,7 @@ def cam_on_spectrogram(cam: Tensor, shape: tuple[int, int]) -> Tensor:
 
 def classify_clip(
     model: nn.Module,
-    data: AudioData,
+    data: AudioInputs,
     wave: Tensor,
     rate: int,
     top_k: int = 3,
@@ -57,11 +59,11 @@ def classify_clip(
     """A recording (channels, samples) at ``rate`` -> its ``top_k`` classes, a warning when
     it clips (else None) and, with ``explain``, a figure: the spectrogram, then Grad-CAM for
     each top class over it. A silent recording raises ``AudioError``."""
-    require(data, AudioData, "classifying audio")
+    require(data, AudioInputs, "classifying audio")
     check_not_silent(wave)
     warning = clipping_warning(wave)
     clip = prepare(wave, rate, data.sample_rate, data.clip_seconds)[None]  # (1, T)
-    device = next(model.parameters()).device
+    device = device_of(model)
     x = data.encode_clips(clip.to(device))
     with evaluating(model), torch.no_grad():
         probs = model(x).float().softmax(dim=-1)[0]
@@ -75,7 +77,7 @@ def classify_clip(
 
 
 def _figure(
-    model: nn.Module, data: AudioData, clip: Tensor, x: Tensor, classes: Tensor, top: list
+    model: nn.Module, data: AudioInputs, clip: Tensor, x: Tensor, classes: Tensor, top: list
 ) -> Figure:
     require(model, GradCamSource, "Grad-CAM over a spectrogram")
     spec = data.spectrogram(clip)  # (1, F, T)

@@ -29,10 +29,11 @@ from collections.abc import Iterator
 
 import torch
 
-from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.checkpoints import CheckpointError, load_inference
 from litlab.common.contracts import conforms, context_size
 from litlab.common.errors import CommandParser
 from litlab.common.generate import stream_text
+from litlab.common.inference import device_of
 from litlab.common.protocols import DialogueData, LanguageModelSource
 
 # typographic characters a keyboard or phone adds, and what the plays write instead
@@ -95,7 +96,7 @@ class ChatSession:
         self.max_new_tokens = max_new_tokens
         self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
         self.block_size = context_size(model)  # None: read the whole conversation (RNNs)
-        device = getattr(model, "device", torch.device("cpu"))
+        device = device_of(model) if isinstance(model, torch.nn.Module) else torch.device("cpu")
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.history: list[tuple[str, str]] = []  # (speaker, text), oldest first
         self.dropped: list[str] = []  # characters left out of the last user turn
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.temperature < 0 or args.top_k < 0 or not 0 < (args.top_p or 1) <= 1:
         return _fail("--temperature and --top-k must be >= 0, --top-p in (0, 1]")
     try:
-        model, data = load_trained(args.ckpt, map_location=args.device)
+        model, data = load_inference(args.ckpt, map_location=args.device)
     except CheckpointError as err:
         return _fail(str(err))
     try:

@@ -1,4 +1,10 @@
-"""Load a trained LightningModule and its DataModule from a checkpoint, safely.
+"""Load a trained model and its data from a checkpoint, safely: for inference or for Lightning.
+
+- :func:`load_inference` (``litlab generate``, ``chat``, ``explain``, ``summarize``, ``score``):
+  the Lightning-free inference halves of the model and its DataModule
+  (``common/inference.py``), rebuilt from the checkpoint without importing Lightning;
+  classes without a half are loaded by :func:`load_trained` instead.
+- :func:`load_trained`: the LightningModule and the LightningDataModule themselves.
 
 A Lightning checkpoint written through ``litlab fit`` records the class paths of the model
 and the DataModule with their init arguments, and the DataModule's ``state_dict()`` (class
@@ -18,10 +24,12 @@ import importlib
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightning as L
-import torch
+if TYPE_CHECKING:
+    import lightning as L
+    import torch
+    from torch import nn
 
 TRUSTED_PACKAGES = ("litlab",)
 # the top-level names litlab's packages had before they moved under ``litlab.``
@@ -98,15 +106,23 @@ def check_trusted(config: object, what: str) -> None:
             check_trusted(value, what)
 
 
-def read_hparams(path: str | Path) -> dict:
-    """The checkpoint's tensors-free header: hyper-parameters of model and data."""
+def _read(path: str | Path) -> dict:
+    """The whole checkpoint, memory-mapped (tensors are read when used), no code unpickled."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # truncated file, not a torch file, ...
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({err})") from err
+
+
+def read_hparams(path: str | Path, ckpt: dict | None = None) -> dict:
+    """The checkpoint's tensors-free header: hyper-parameters of model and data (``ckpt``:
+    the checkpoint already read, else it is read from ``path``)."""
+    ckpt = _read(path) if ckpt is None else ckpt
     if "_class_path" not in ckpt.get("hyper_parameters", {}):
         raise CheckpointError(
             f"{path} does not record its model class: train it with `litlab fit` (or call "
@@ -124,10 +140,44 @@ def _overrides(hparams: dict) -> dict:
     return {k: v for k, v in hparams.items() if k != "_instantiator"}
 
 
+def load_inference(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, object | None]:
+    """(model in eval mode, data restored from its state or None) for inference.
+
+    Both are the Lightning-free inference halves of the checkpoint's classes
+    (``common/inference.py``): the network rebuilt from its configuration with the trained
+    weights, and what the DataModule kept (tokenizer, classes, normalisation) with its
+    encoding methods. A class without a half, or a checkpoint older than its DataModule's
+    state, is loaded through Lightning by :func:`load_trained`."""
+    from litlab.common.inference import rebuild_data, rebuild_model
+
+    ckpt = _read(path)
+    hparams = read_hparams(path, ckpt)
+    check_trusted(hparams["model"], "model")
+    check_trusted(hparams["data"], "DataModule")
+    data_class = hparams["data"].get("_class_path")
+    # Lightning keeps the DataModule's state_dict() under its class name
+    state = ckpt.get(data_class.rpartition(".")[2]) if data_class else None
+    data = rebuild_data(hparams["data"], state) if data_class and state else None
+    if data_class is not None and data is None:
+        return load_trained(path, map_location)
+    try:
+        model = rebuild_model(hparams["model"], ckpt["state_dict"])
+    except RuntimeError as err:  # load_state_dict: the weights do not fit the configuration
+        raise CheckpointError(f"{path}: the weights do not fit the model's config ({err})") from err
+    if model is None:
+        return load_trained(path, map_location)
+    return model.to(map_location), data
+
+
 def load_trained(
     path: str | Path, map_location: str | torch.device = "cpu"
 ) -> tuple[L.LightningModule, L.LightningDataModule | None]:
-    """(model in eval mode, DataModule restored from its state or None) from a checkpoint."""
+    """(model in eval mode, DataModule restored from its state or None) from a checkpoint:
+    the Lightning classes themselves (what ``litlab export`` and training code need)."""
+    import lightning as L
+
     hparams = read_hparams(path)
     check_trusted(hparams["model"], "model")
     _import_trusted(hparams["model"]["_class_path"], "model")

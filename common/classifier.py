@@ -80,19 +80,22 @@ class Classifier(L.LightningModule):
         self.save_hyperparameters()
         self.net = net
         self.num_classes = n = num_classes or output_classes(net)
+        # validate_args=False here and in eval_metrics: torchmetrics' argument checks read
+        # every batch on the host, which on a GPU waits for the device at every step
         self.train_metrics = MetricCollection(
-            {"acc": MulticlassAccuracy(n, average="micro")}
+            {"acc": MulticlassAccuracy(n, average="micro", validate_args=False)}
         ).clone(prefix="train/")
         self.val_metrics = self.eval_metrics(n).clone(prefix="val/")
         self.test_metrics = self.eval_metrics(n).clone(prefix="test/")
-        self.val_per_class = MulticlassAccuracy(n, average=None)
-        self.test_per_class = MulticlassAccuracy(n, average=None)
+        self.val_per_class = MulticlassAccuracy(n, average=None, validate_args=False)
+        self.test_per_class = MulticlassAccuracy(n, average=None, validate_args=False)
         self.val_acc_best = MaxMetric()
         self._compiled: nn.Module | None = None  # outside the module tree: keys stay net.*
 
     def eval_metrics(self, num_classes: int) -> MetricCollection:
         """Validation and test metrics; they are updated with probabilities (B, C)."""
-        return MetricCollection({"acc": MulticlassAccuracy(num_classes, average="micro")})
+        acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        return MetricCollection({"acc": acc})
 
     # --- what subclasses provide ----------------------------------------------------------
 

@@ -1,5 +1,9 @@
 """``litlab``: LightningCLI for every experiment, plus a few extra subcommands.
 
+The console script is ``litlab.common.commands``, which imports this module (and with it
+Lightning) only for fit, validate, test and predict; ``main`` and ``run`` here run any
+command too, for tests and ``python -m litlab.common.cli``.
+
     litlab fit      --config experiments/vision/cifar10_fast.yaml [--any.key value ...]
                     (then scores the best checkpoint on the test set; --test false skips it)
     litlab validate | test | predict --config ... --ckpt_path logs/.../checkpoints/best.ckpt
@@ -34,21 +38,22 @@ ends with the numbers of the uninterrupted run.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import ProgressBar as BaseProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from litlab.common.checkpoint_io import AtomicCheckpointIO
 from litlab.common.checkpoints import CheckpointError, current_class_paths
 from litlab.common.cli_parser import LitlabArgumentParser
-from litlab.common.contracts import FitCheck, fill_from_data
+from litlab.common.commands import EXTRA_COMMANDS, run_extra
+from litlab.common.contracts import check_fit, fill_from_data
 from litlab.common.env import default_precision
 from litlab.common.errors import debugging, short_errors
 from litlab.common.resume import (
@@ -59,6 +64,17 @@ from litlab.common.resume import (
 )
 
 LOG_ROOT = "logs"  # the run folders' root unless --trainer.default_root_dir says otherwise
+
+
+class FitCheck(Callback):
+    """Runs :func:`~litlab.common.contracts.check_fit` after the DataModule's ``setup``
+    (Lightning calls the data's ``setup`` before the callbacks'), before any step or
+    data-dependent initialisation: the model and its data agree on their sizes."""
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        check_fit(pl_module, getattr(trainer, "datamodule", None))
+
+
 class LitlabCLI(LightningCLI):
     """LightningCLI with this project's logging, checkpointing and precision defaults."""
 
@@ -177,13 +193,20 @@ class LitlabCLI(LightningCLI):
             kwargs["precision"] = default_precision(str(trainer_cfg.get("accelerator", "auto")))
         if not trainer_cfg.get("plugins"):  # a kill mid-write leaves the previous checkpoint
             kwargs["plugins"] = [AtomicCheckpointIO()]
+        extra = []
         every = self.config[self.subcommand].get("last_every_n_steps") or 0
         if every > 0:  # appended like the other default callbacks, after the config's own
+            extra.append(step_last_checkpoint(every))
+        own = trainer_cfg.get("callbacks") or []
+        if trainer_cfg.get("enable_progress_bar") is not False and not any(
+            isinstance(c, BaseProgressBar) for c in (own if isinstance(own, list) else [own])
+        ):  # Lightning's bar, minus its wait for the GPU at every step
+            from litlab.common.callbacks.progress import ProgressBar  # the callbacks: fit only
+
+            extra.append(ProgressBar())
+        if extra:
             defaults = list(self.trainer_defaults.get("callbacks", []))
-            self.trainer_defaults = {
-                **self.trainer_defaults,
-                "callbacks": [*defaults, step_last_checkpoint(every)],
-            }
+            self.trainer_defaults = {**self.trainer_defaults, "callbacks": [*defaults, *extra]}
         return super().instantiate_trainer(**kwargs)
 
     def _parse_ckpt_path(self) -> None:
@@ -231,41 +254,6 @@ class LitlabCLI(LightningCLI):
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
 
-# name -> (what it does, "module:function" called with the remaining arguments). Imported only
-# when run, so `litlab fit` never pays for scikit-learn, captum or the web stack.
-EXTRA_COMMANDS = {
-    "env": ("print torch/CUDA/MPS/bf16 capabilities and what the Trainer will pick",
-            "litlab.common.env:main"),
-    "baseline": ("scikit-learn baselines (MNIST/CIFAR-10; TF-IDF on IMDB/SST-2/NSMC) + comparison",
-                 "litlab.experiments.baselines:main"),
-    "generate": ("sample text from a trained language model checkpoint (RNN or GPT)",
-                 "litlab.common.generate:main"),
-    "chat": ("talk with a language model trained on speaker-tagged turns (dialogue)",
-             "litlab.common.chat:main"),
-    "chat-eval": ("chrF, distinct-1/2, answer perplexity of Q/A chatbots vs a retrieval bot",
-                  "litlab.experiments.chat_eval:main"),
-    "explain": ("Grad-CAM / token attributions / attention maps of a checkpoint for your inputs",
-                "litlab.common.explain:main"),
-    "score": ("accuracy, F1 and confusion matrix of a text classifier on your labelled file",
-              "litlab.common.score:main"),
-    "summarize": ("the extractive summary of your article, its sentences scored and marked",
-                  "litlab.common.summarize:main"),
-    "export": ("copy a checkpoint into the versioned model registry (models/<name>/v<N>/)",
-               "litlab.common.registry_cli:export_main"),
-    "models": ("list the models in the registry: versions, latest, kind, best score",
-               "litlab.common.registry_cli:models_main"),
-    "serve": ("JSON API + web app for the registry's models on 127.0.0.1:8000 (extra [serve])",
-              "litlab.serve.cli:main"),  # needs the [serve] extra
-}  # fmt: skip
-
-
-def _run_extra(command: str, argv: list[str]) -> None:
-    module, function = EXTRA_COMMANDS[command][1].split(":")
-    status = getattr(importlib.import_module(module), function)(argv)
-    if status:
-        raise SystemExit(status)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``litlab`` console script: user errors end in a few lines and exit
     status 2 (``common/errors.py``); ``--debug`` or ``LITLAB_DEBUG=1`` shows the traceback."""
@@ -279,7 +267,7 @@ def run(argv: list[str] | None = None) -> LitlabCLI | None:
     args = argv  # None: LightningCLI reads sys.argv itself (and says so in --help)
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in EXTRA_COMMANDS:
-        _run_extra(argv[0], argv[1:])
+        run_extra(argv[0], argv[1:])
         return None
     if not argv or argv[0] in ("-h", "--help"):
         extra = "\n".join(f"  {k:<9} {v[0]}" for k, v in EXTRA_COMMANDS.items())

@@ -8,9 +8,11 @@
   defines (``DataDefines.model_values``: the number of classes, a vocabulary size and pad
   id, a window length) is written into the model's configuration, so the experiment YAMLs
   do not repeat it and cannot disagree with it.
-- :func:`check_fit` (run by the :class:`FitCheck` callback once the data is set up): the
-  sizes the model was built for (``ModelNeeds.data_needs``) against the data's, and the
-  first that disagrees named in one sentence, as a :class:`ConfigError`.
+- :func:`check_fit` (run by LitlabCLI's ``FitCheck`` callback, ``common/cli.py``, once the
+  data is set up): the sizes the model was built for (``ModelNeeds.data_needs``) against
+  the data's, and the first that disagrees named in one sentence, as a :class:`ConfigError`.
+
+Nothing here imports Lightning: inference (``common/inference.py``) checks protocols too.
 """
 
 from __future__ import annotations
@@ -18,9 +20,6 @@ from __future__ import annotations
 import importlib
 import inspect
 from typing import Any, Protocol
-
-import lightning as L
-from lightning.pytorch.callbacks import Callback
 
 from litlab.common.errors import ConfigError
 from litlab.common.protocols import DataDefines, ModelNeeds
@@ -127,7 +126,7 @@ def fill_from_data(config: Any) -> dict[str, int]:
 # --- the fit check --------------------------------------------------------------------------
 
 
-def check_fit(model: L.LightningModule, data: object) -> None:
+def check_fit(model: object, data: object) -> None:
     """Raise a ConfigError naming the first size the model and its data disagree on."""
     if data is None or not conforms(model, ModelNeeds):
         return
@@ -142,11 +141,3 @@ def check_fit(model: L.LightningModule, data: object) -> None:
                 f"{type(data).__name__} has {key}={have} (it must be {rule} {need}): "
                 f"{ADVICE.get(key, 'make them agree')}"
             )
-
-
-class FitCheck(Callback):
-    """Runs :func:`check_fit` after the DataModule's ``setup`` (Lightning calls the data's
-    ``setup`` before the callbacks'), before any step or data-dependent initialisation."""
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        check_fit(pl_module, getattr(trainer, "datamodule", None))

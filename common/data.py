@@ -25,8 +25,10 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torch.utils.data import DataLoader
+if TYPE_CHECKING:  # only the annotations of SplitLoaders: this module never needs torch
+    from torch.utils.data import DataLoader
 
 __all__ = [
     "ARCHIVE_ERRORS",

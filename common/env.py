@@ -3,7 +3,8 @@
 The precision rule lives here so the CLI and the report agree: bf16-mixed on CUDA GPUs with
 bf16, 16-mixed on older CUDA GPUs, and 32-true on CPUs and Apple MPS. CPUs without AMX or
 AVX-512 BF16 (like the 2-core AVX2 machines this project is developed on) run bf16 matmuls
-over 100x slower than fp32, so mixed precision on a CPU is opt-in only.
+over 100x slower than fp32, so mixed precision on a CPU is opt-in only. ``litlab env
+--bf16`` measures it here (a few hundred milliseconds; plain ``litlab env`` only reports).
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 import os
 import platform
 import time
+from importlib import metadata
 
 import torch
+
+from litlab.common.errors import CommandParser
 
 
 def pick_accelerator() -> str:
@@ -57,14 +61,21 @@ def cpu_flags() -> list[str]:
     return [w for w in wanted if w in flags]
 
 
-def report() -> str:
-    """A human-readable summary of the software, the devices and the Trainer's choices."""
-    import lightning
+def _version(distribution: str) -> str:
+    """An installed package's version, read without importing it (Lightning takes seconds)."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
+
+def report(bf16: bool = False) -> str:
+    """A human-readable summary of the software, the devices and the Trainer's choices;
+    ``bf16``: also time a bf16 against an fp32 matmul on the CPU."""
     lines = [
         f"python      {platform.python_version()} ({platform.machine()}, {platform.system()})",
         f"torch       {torch.__version__} (CUDA build {torch.version.cuda or 'none'})",
-        f"lightning   {lightning.__version__}",
+        f"lightning   {_version('lightning')}",
         f"cpu         {os.cpu_count()} logical cores; torch threads {torch.get_num_threads()}; "
         f"flags {' '.join(cpu_flags()) or 'unknown'}",
     ]
@@ -81,7 +92,7 @@ def report() -> str:
     mps = getattr(torch.backends, "mps", None)
     lines.append(f"mps         {'available' if mps and mps.is_available() else 'not available'}")
     acc = pick_accelerator()
-    if acc == "cpu":
+    if acc == "cpu" and bf16:
         lines.append(f"cpu bf16    matmul {_cpu_bf16_speed():.0f}x the time of fp32 (256x256)")
     lines.append(f"trainer     accelerator=auto -> {acc}, precision -> {default_precision()}")
     n = torch.cuda.device_count()
@@ -93,5 +104,9 @@ def report() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``litlab env``: print the report (it takes no arguments)."""
-    print(report())
+    """``litlab env [--bf16]``: print the report."""
+    parser = CommandParser(prog="litlab env", description=report.__doc__.split(";")[0])
+    parser.add_argument(
+        "--bf16", action="store_true", help="on a CPU, also measure how slow bf16 matmuls are"
+    )
+    print(report(parser.parse_args(argv).bf16))

@@ -17,11 +17,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-from litlab.common.checkpoints import CheckpointError
-from litlab.common.data import CorruptDataError, MissingDataError
-
 DEBUG_FLAG = "--debug"
 
 
@@ -48,17 +43,22 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """The exception types that mean "the input was wrong", not "litlab is wrong"."""
-    from litlab.common.registry import RegistryError  # safetensors; only when it is needed
+    """The exception types that mean "the input was wrong", not "litlab is wrong".
 
-    return (
-        MissingDataError,
-        CorruptDataError,
-        CheckpointError,
-        RegistryError,
-        ConfigError,
-        MisconfigurationException,
-    )
+    Imported here, when an error is being looked at, so that importing this module (which
+    every command does) costs nothing; Lightning's own is included only when Lightning has
+    been imported (a command that never imports it cannot raise it)."""
+    from litlab.common.checkpoints import CheckpointError
+    from litlab.common.data import CorruptDataError, MissingDataError
+    from litlab.common.registry import RegistryError
+
+    types: tuple[type[BaseException], ...] = (
+        MissingDataError, CorruptDataError, CheckpointError, RegistryError, ConfigError,
+    )  # fmt: skip
+    lightning = sys.modules.get("lightning.fabric.utilities.exceptions")
+    if lightning is not None:
+        types += (lightning.MisconfigurationException,)
+    return types
 
 
 def debugging(argv: list[str]) -> bool:

@@ -22,6 +22,7 @@ the others are still explained, and the exit status is 2 (a user error, as every
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -30,16 +31,17 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-import lightning as L
+import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor
-from torchvision.io import ImageReadMode, decode_image
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor, nn
 
 from litlab.common.attribution import describe, evaluating, grad_cam, integrated_gradients
-from litlab.common.checkpoints import CheckpointError, load_trained
+from litlab.common.checkpoints import CheckpointError, load_inference
 from litlab.common.contracts import conforms, require
 from litlab.common.errors import CommandParser
+from litlab.common.inference import device_of
 from litlab.common.language import language_warning
 from litlab.common.pieces import text_pieces, words_and_scores
 from litlab.common.protocols import (
@@ -62,6 +64,27 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 TEXT_SUFFIXES = {".txt"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}  # common/audio_io.py reads them
 ORDINALS = ("1st", "2nd", "3rd", "4th", "5th")
+GREY_MODES = ("1", "L", "I", "I;16", "F")  # Pillow's single-channel modes
+UNREADABLE = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError)
+
+
+class ImageTooLarge(ValueError):
+    """An image whose pixel count is over the limit (a small file can decode into a huge one)."""
+
+
+def decode_image(blob: bytes, max_pixels: int | None = None) -> Tensor:
+    """Encoded image bytes (PNG, JPEG, GIF, WebP, ...) -> uint8 (C, H, W): one channel for a
+    grey image, three for any other (palettes expanded, alpha dropped), as ``encode_images``
+    takes them. Raises one of :data:`UNREADABLE` for bytes that are not an image, and
+    :class:`ImageTooLarge` over ``max_pixels``. Decoded with Pillow (matplotlib's own
+    dependency): importing torchvision.io would cost every command seconds."""
+    with Image.open(io.BytesIO(blob)) as img:
+        if max_pixels is not None and img.width * img.height > max_pixels:
+            raise ImageTooLarge(f"the image is {img.width}x{img.height} pixels; too large")
+        img = img.convert("L" if img.mode in GREY_MODES else "RGB")
+        array = np.asarray(img, dtype=np.uint8)
+    array = array[:, :, None] if array.ndim == 2 else array  # (H, W, C)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
 @dataclass
@@ -76,12 +99,13 @@ class Explanation:
 
 
 def explain_images(
-    model: L.LightningModule, data: ImageInputs, images: list[Tensor], top_k: int = 3
+    model: nn.Module, data: ImageInputs, images: list[Tensor], top_k: int = 3
 ) -> list[Explanation]:
-    """Top-k classes and a Grad-CAM figure (one overlay per top class) for uint8 images."""
+    """Top-k classes and a Grad-CAM figure (one overlay per top class) for uint8 images;
+    ``model`` is a ``GradCamSource`` (``ImagePredictor`` or the ``ImageClassifier``)."""
     require(data, ImageInputs, "explaining images")
     require(model, GradCamSource, "explaining images")
-    x = data.encode_images(images).to(model.device)
+    x = data.encode_images(images).to(device_of(model))
     with evaluating(model), torch.no_grad():
         probs = model(x).float().softmax(dim=-1)
     k = min(top_k, probs.shape[1], len(ORDINALS))
@@ -99,7 +123,7 @@ def explain_images(
 
 
 def explain_texts(
-    model: L.LightningModule,
+    model: nn.Module,
     data: TextData,
     texts: list[str],
     n_steps: int = 50,
@@ -110,7 +134,7 @@ def explain_texts(
     require(data, TextData, "explaining text")
     require(model, TokenAttributionSource, "explaining text")
     batch = data.encode_texts(texts)
-    ids, lengths = (t.to(model.device) for t in batch)
+    ids, lengths = (t.to(device_of(model)) for t in batch)
     with evaluating(model):
         att = integrated_gradients(
             model, model.embedding_layer(), ids, lengths, data.pad_id, n_steps=n_steps
@@ -141,7 +165,7 @@ def explain_texts(
     return out
 
 
-def explain_audio(model: L.LightningModule, data: object, path: Path, top_k: int = 3):
+def explain_audio(model: nn.Module, data: object, path: Path, top_k: int = 3) -> Explanation:
     """Top-k classes of a recording and its spectrogram with Grad-CAM (``gradcam``)."""
     from litlab.common.audio_explain import classify_clip
     from litlab.common.audio_io import read_audio
@@ -173,9 +197,9 @@ def _save(exp: Explanation, stem: str, out: Path) -> list[str]:
 
 def _read_image(path: Path) -> Tensor:
     try:
-        return decode_image(str(path), mode=ImageReadMode.UNCHANGED)
-    except (RuntimeError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from err
+        return decode_image(path.read_bytes())
+    except UNREADABLE as err:
+        raise ValueError(f"{path}: not a readable image ({type(err).__name__})") from err
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -194,7 +218,7 @@ def run_explain(ckpt: str, inputs: list[str], out: str, top_k: int = 3, n_steps:
 
     start = time.perf_counter()
     try:
-        model, data = load_trained(ckpt)
+        model, data = load_inference(ckpt)
     except CheckpointError as err:
         print(f"litlab explain: {err}", file=sys.stderr)
         return 2

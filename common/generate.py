@@ -10,6 +10,9 @@ the RNNs of ``litlab.sequence.lm`` and the GPT of ``transformer``. The text is p
 sampled when the model offers ``generate_iter``; ``--stop`` (repeatable) ends a sample at
 the first stop string, which is not printed. Exit status 0 on success, 2 for a
 checkpoint or prompt that cannot be used (with one line saying why).
+
+The checkpoint is loaded without Lightning (``common/inference.py``), and torch is imported
+only once the arguments are read, so ``--help`` and a mistyped option answer at once.
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-import torch
-
-from litlab.common.checkpoints import CheckpointError, load_trained
-from litlab.common.contracts import conforms
 from litlab.common.errors import CommandParser
-from litlab.common.protocols import LanguageData, LanguageModelSource
-from litlab.common.sampling import cut_at_stop, unsafe_tail
+
+if TYPE_CHECKING:
+    import torch
+
+    from litlab.common.protocols import LanguageModelSource
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +74,8 @@ def stream_text(
     Text that might be the start of a stop string is held back until the next tokens show
     whether it is. A model without ``generate_iter`` samples everything first.
     """
+    from litlab.common.sampling import cut_at_stop, on_host, unsafe_tail  # torch: after --help
+
     prompt_ids = ids[0].tolist()
     prompt_text = tokenizer.decode(prompt_ids)
     iterate = getattr(model, "generate_iter", None)
@@ -81,7 +86,7 @@ def stream_text(
         tokens = iterate(ids, max_new_tokens, temperature, top_k, top_p, generator)
     done, shown = list(prompt_ids), 0
     try:
-        for nxt in tokens:
+        for nxt in on_host(tokens):  # on a GPU, tokens come over in batches
             done.append(int(nxt[0]))
             # decode the whole text so far: a byte-level BPE token may end mid-character
             text = tokenizer.decode(done)
@@ -126,8 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.max_new_tokens < 0 or args.num_samples < 1 or args.temperature < 0:
         return _fail("--max-new-tokens and --temperature must be >= 0, --num-samples >= 1")
+    import torch
+
+    from litlab.common.checkpoints import CheckpointError, load_inference
+    from litlab.common.contracts import conforms
+    from litlab.common.inference import device_of
+    from litlab.common.protocols import LanguageData, LanguageModelSource
+
     try:
-        model, data = load_trained(args.ckpt, map_location=args.device)
+        model, data = load_inference(args.ckpt, map_location=args.device)
     except CheckpointError as err:
         return _fail(str(err))
     if not conforms(model, LanguageModelSource) or not conforms(data, LanguageData):
@@ -144,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"the prompt cannot be encoded: {err}")
     if not prompt_ids:
         return _fail("the prompt is empty: give at least one token, e.g. --prompt $'\\n'")
-    ids = torch.tensor([prompt_ids], dtype=torch.long, device=model.device)
-    g = torch.Generator(device=model.device).manual_seed(args.seed)
+    device = device_of(model)
+    ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+    g = torch.Generator(device=device).manual_seed(args.seed)
     try:
         for i in range(args.num_samples):
             if args.num_samples > 1:

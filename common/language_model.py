@@ -8,7 +8,9 @@ returning logits (B, T, V), or a tuple whose first element is the logits (the RN
 return their state), and offering ``generate`` (and ``generate_iter``) for sampling, with
 the arguments of ``litlab.common.sampling.sample_next`` plus ``vocab_limit``: the network's
 ``vocab_size`` may exceed the tokenizer's (65 characters of Tiny Shakespeare, fewer in a
-small test text), and ids the tokenizer cannot decode must never be sampled.
+small test text), and ids the tokenizer cannot decode must never be sampled. ``forward``
+and sampling are inherited from ``litlab.common.language_predictor.LanguagePredictor``, which
+``litlab generate``, ``chat`` and serve/ load without Lightning.
 
 Logged keys: ``train/loss``, ``val/loss``, ``val/loss_best``, ``val/ppl`` (perplexity,
 exp of the loss: "as unsure as a uniform choice among ppl tokens") and ``val/bpc`` (bits per
@@ -20,7 +22,6 @@ The learning rate warms up linearly, then follows a cosine down to ``min_lr_rati
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import lightning as L
@@ -30,8 +31,8 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, MinMetric
 
-from litlab.common.attribution import evaluating
 from litlab.common.errors import check_positive
+from litlab.common.language_predictor import LanguagePredictor
 from litlab.common.loggers import log_hparams
 from litlab.common.optim import compiled, decay_groups, step_schedule
 from litlab.common.warm_start import WarmStart, check_tokenizer, warm_start
@@ -44,7 +45,7 @@ def counted(targets: Tensor) -> int:
     return int((targets != IGNORE_INDEX).sum())
 
 
-class LanguageModel(L.LightningModule):
+class LanguageModel(LanguagePredictor, L.LightningModule):
     """Next-token prediction with cross-entropy, AdamW and a warm-up + cosine schedule.
 
     Args:
@@ -100,12 +101,6 @@ class LanguageModel(L.LightningModule):
     def configure_model(self) -> None:
         if self.hparams.compile and self._compiled is None:
             object.__setattr__(self, "_compiled", compiled(self.net))
-
-    def forward(self, ids: Tensor) -> Tensor:
-        """ids (B, T) -> logits (B, T, V)."""
-        net = self._compiled if self._compiled is not None else self.net
-        out = net(ids)
-        return out[0] if isinstance(out, tuple) else out
 
     def loss(self, ids: Tensor, targets: Tensor) -> Tensor:
         logits = self(ids)  # (B, T, V)
@@ -178,43 +173,3 @@ class LanguageModel(L.LightningModule):
         clipping = bool(trainer is not None and trainer.gradient_clip_val)
         mixed = trainer is not None and "mixed" in str(trainer.precision)
         return not (clipping and mixed)
-
-    # --- protocol: LanguageModelSource (common/protocols.py) ----------------------
-
-    def generate_iter(
-        self,
-        ids: Tensor,
-        max_new_tokens: int,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Iterator[Tensor]:
-        """Yield new tokens (B,) one by one after prompt ids (B, T), in eval mode."""
-        with evaluating(self):
-            yield from self.net.generate_iter(
-                ids, max_new_tokens, temperature, top_k, top_p, generator, self._limit()
-            )
-
-    def generate(
-        self,
-        ids: Tensor,
-        max_new_tokens: int,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """Prompt ids (B, T) -> (B, T + max_new_tokens), in eval mode (dropout off)."""
-        with evaluating(self):
-            return self.net.generate(
-                ids, max_new_tokens, temperature, top_k, top_p, generator, self._limit()
-            )
-
-    @property
-    def block_size(self) -> int | None:
-        """Longest context the net reads (a GPT's ``block_size``); None: no limit (RNNs)."""
-        return getattr(self.net, "block_size", None)
-
-    def _limit(self) -> int | None:
-        return int(self.vocab_limit) or None

@@ -10,9 +10,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from litlab.common import protocols as P
-from litlab.common.contracts import conforms
-
 
 def training_metrics(ckpt: dict, extra: dict | None) -> dict:
     """The monitored best score the checkpoint recorded, its position in training, and extras."""
@@ -48,18 +45,22 @@ class TaskKind(str, Enum):
 
 
 def task_kind(model: object, data: object) -> TaskKind:
-    """What the model does, read from the protocols of common/protocols.py."""
+    """What the model does, read from the protocols of common/protocols.py (the inference
+    ones, so a LightningModule and its Lightning-free half get the same answer)."""
+    from litlab.common import protocols as P  # torch: not for `litlab models`
+    from litlab.common.contracts import conforms
+
     if conforms(model, P.SentenceScorer) and conforms(data, P.SummaryData):
         return TaskKind.SUMMARY
     if conforms(data, P.Seq2SeqData) or conforms(model, P.AlignmentSource):
         return TaskKind.SEQ2SEQ
     if conforms(model, P.LanguageModelSource) or conforms(data, P.LanguageData):
         return TaskKind.LM
-    if conforms(data, P.AudioData):
+    if conforms(data, P.AudioInputs):
         return TaskKind.AUDIO
     if conforms(data, P.TextData):
         return TaskKind.TEXT
-    if conforms(data, P.ProbeData):
+    if conforms(data, P.ImageInputs):
         return TaskKind.IMAGE
     if conforms(data, P.ForecastData):
         return TaskKind.FORECAST

@@ -9,8 +9,17 @@ One ordered file: what each side may ask of the other. The checks that enforce i
    of every fit the values are compared and the first that disagrees is named in one
    sentence. What the data defines (``DataDefines``) is filled into the model's
    configuration, so an experiment YAML does not repeat it.
-2. What callbacks and ``litlab explain`` / serve/ may ask of a DataModule.
+2. What callbacks and ``litlab explain`` / serve/ may ask of a DataModule: the ``*Inputs`` /
+   ``*Data`` protocols are what inference asks (encoding new inputs: ``ImageInputs``,
+   ``AudioInputs``, ``TextData``, ``LanguageData``, ``DialogueData``, ``SummaryData``); the
+   ``*Probe`` protocols and ``AudioData`` add what only the training callbacks ask (fixed
+   evaluation batches or clips, articles).
 3. What callbacks and ``litlab explain`` / serve/ may ask of a LightningModule.
+
+What inference asks (parts 2 and 3, without the probes) is exactly what the Lightning-free
+inference halves of ``common/inference.py`` implement: a LightningModule or DataModule
+inherits its half, so explain, generate, chat, summarize and serve/ see the same methods
+whether they were handed the Lightning object or the half loaded without Lightning.
 
 Inputs: a batch is ``(inputs, labels)``: images (B, C, H, W), called as ``module(images)``,
 or a ``TokenBatch`` (ids, lengths), called as ``module(*inputs)``. A classifier's
@@ -112,11 +121,16 @@ class ProbeData(Protocol):
 
 
 @runtime_checkable
-class ImageInputs(ProbeData, Protocol):
+class ImageInputs(Protocol):
     """Image data that prepares new images as in training (``litlab explain``, serve/)."""
+
+    classes: list[str]
 
     def encode_images(self, images: list[Tensor]) -> Tensor:
         """uint8 images (C, H, W) of any size -> one normalised batch (N, C, H, W)."""
+
+    def denormalize(self, images: Tensor) -> Tensor:
+        """Normalised images -> [0, 1] for display."""
 
 
 @runtime_checkable
@@ -131,15 +145,18 @@ class TokenProbe(Protocol):
 
 
 @runtime_checkable
-class TextData(TokenProbe, Protocol):
-    """Text-classification data: probes, tokens, classes, an encoder (token attributions,
-    ``litlab explain`` on text, serve/)."""
+class TextData(Protocol):
+    """Text-classification data: classes, an encoder, displayable tokens (``litlab explain``
+    and ``score`` on text, serve/; the token-attribution callback adds ``TokenProbe``)."""
 
     classes: list[str]
     pad_id: int
 
     def encode_texts(self, texts: list[str]) -> TokenBatch:
         """Raw strings -> the TokenBatch the model takes."""
+
+    def token_strings(self, ids: Tensor) -> list[str]:
+        """One displayable string per id (n,), e.g. " good" for a word after a space."""
 
 
 @runtime_checkable
@@ -177,23 +194,29 @@ class DialogueData(LanguageData, Protocol):
 
 
 @runtime_checkable
-class AudioData(Protocol):
-    """Audio-classification data (``litlab.audio.data``): clips prepared by
-    ``common/audio_io.prepare`` (mono, ``sample_rate``, ``clip_seconds``) and the way from
-    clips to the network's input, for the audio callback, ``litlab explain`` and serve/."""
+class AudioInputs(Protocol):
+    """Audio-classification data as inference needs it (``litlab explain``, serve/): clips
+    prepared by ``common/audio_io.prepare`` (mono, ``sample_rate``, ``clip_seconds``) and the
+    way from clips to the network's input (``audio/predict.py``)."""
 
     classes: list[str]
     sample_rate: int
     clip_seconds: float
-
-    def probe_clips(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
-        """``n`` fixed evaluation clips (n, T) float in [-1, 1], and their labels."""
 
     def encode_clips(self, clips: Tensor, train: bool = False) -> Tensor:
         """Prepared clips (B, T) -> the network's input (log-mel (B, 1, F, N) or (B, 1, T))."""
 
     def spectrogram(self, clips: Tensor) -> Tensor:
         """Prepared clips (B, T) -> log-mel power in dB (B, n_mels, frames), for figures."""
+
+
+@runtime_checkable
+class AudioData(AudioInputs, Protocol):
+    """An audio DataModule (``litlab.audio.data``): ``AudioInputs`` and the fixed evaluation
+    clips the audio callback draws."""
+
+    def probe_clips(self, n: int, split: str = "val") -> tuple[Tensor, Tensor]:
+        """``n`` fixed evaluation clips (n, T) float in [-1, 1], and their labels."""
 
 
 @runtime_checkable
@@ -249,16 +272,11 @@ class Seq2SeqTextData(Seq2SeqData, Protocol):
 
 @runtime_checkable
 class SummaryData(Protocol):
-    """An extractive-summarization DataModule: articles split into sentences, the word budget
-    every method fills, and the encoding of new articles (``sequence/summarization/data.py``).
-    ``articles(split)`` items have ``sentences`` (list[str]), ``summary`` (indices of the
-    reference sentences) and ``reference`` (those sentences, one per line)."""
+    """Extractive-summarization data: the word budget every method fills and the encoding of
+    new articles (``sequence/summarization/predict.py``; ``litlab summarize``, serve/)."""
 
     language: str
     budget_ratio: float
-
-    def articles(self, split: str) -> list[Any]:
-        """The raw articles of a split, in the order its loader's ``index`` refers to."""
 
     def batch(self, documents: list[list[str]]) -> tuple[Tensor, Tensor]:
         """Documents (lists of sentences) -> ids (B, S, T), lengths (B, S)."""
@@ -266,6 +284,16 @@ class SummaryData(Protocol):
     def lexicon(self) -> tuple[list[str], list[list[int]]]:
         """The tokenizer's pieces as it stores them and the piece ids of stop words: what a
         network needs to see whole words in the ids (``summarization/graph.py``)."""
+
+
+@runtime_checkable
+class SummaryProbe(SummaryData, Protocol):
+    """A summarization DataModule's articles, for ROUGE in training and its callback.
+    ``articles(split)`` items have ``sentences`` (list[str]), ``summary`` (indices of the
+    reference sentences) and ``reference`` (those sentences, one per line)."""
+
+    def articles(self, split: str) -> list[Any]:
+        """The raw articles of a split, in the order its loader's ``index`` refers to."""
 
 
 # --- 3. what callbacks and ``litlab explain`` / serve/ may ask of a LightningModule ---------

@@ -10,7 +10,10 @@ Each version folder holds ``model.safetensors`` (the LightningModule's weights),
 (what the DataModule needs to encode new inputs: classes, normalisation, the tokenizer),
 ``metrics.json``, ``card.md`` and, with ``--onnx``, ``model.onnx``. Loading rebuilds the
 classes from config.json through the same trusted-package check as ``litlab.common.checkpoints``
-and reads tensors with safetensors only.
+and reads tensors with safetensors only. What it rebuilds are the Lightning-free inference
+halves of the classes (``common/inference.py``), so serve/ never imports Lightning; a class
+without a half is rebuilt through Lightning as before. Listing (``litlab models``) reads JSON
+only and imports neither torch nor safetensors.
 """
 
 from __future__ import annotations
@@ -20,21 +23,13 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightning as L
-import torch
-from lightning.pytorch.cli import instantiate_module
-from safetensors import SafetensorError
-from safetensors.torch import load_file
-
-from litlab.common.checkpoints import (
-    CheckpointError,
-    _import_trusted,
-    check_trusted,
-    current_class_paths,
-)
 from litlab.common.model_card import TaskKind, task_kind
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 FILES = ("model.safetensors", "config.json", "datamodule_state.json", "metrics.json", "card.md")
@@ -50,8 +45,8 @@ class RegistryError(ValueError):
 class Loaded:
     """One registry version, loaded: what serve and a user's script need, read once."""
 
-    model: L.LightningModule  # in eval mode
-    data: L.LightningDataModule | None  # its state back: encodes new inputs without the data
+    model: nn.Module  # in eval mode: the inference half (common/inference.py), or Lightning's
+    data: object | None  # its state back: encodes new inputs without the data
     kind: TaskKind
     name: str
     version: str  # "v3"
@@ -103,6 +98,13 @@ def resolve(ref: str, root: str | Path = "models") -> Path:
     return Path(root) / name / f"v{int(m.group(1))}"
 
 
+def recorded_kind(ref: str, root: str | Path = "models") -> TaskKind | None:
+    """The kind ``litlab export`` recorded for a registry ref (None if it recorded none),
+    read from config.json without loading anything: serve/ skips what it cannot serve."""
+    kind = _read_json(resolve(ref, root) / "config.json").get("registry", {}).get("kind")
+    return TaskKind(kind) if kind in set(TaskKind) else None
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
@@ -112,9 +114,14 @@ def _read_json(path: Path) -> Any:
         raise RegistryError(f"{path} is not readable JSON ({err})") from err
 
 
-def _build(spec: dict, base: type, what: str) -> Any:
-    spec = current_class_paths(spec)  # entries exported before the litlab namespace
-    check_trusted(spec, what)
+def _lightning_build(spec: dict, what: str) -> Any:
+    """The Lightning class itself from its trusted config: for a class without a half."""
+    import lightning as L
+    from lightning.pytorch.cli import instantiate_module
+
+    from litlab.common.checkpoints import CheckpointError, _import_trusted
+
+    base = L.LightningModule if what == "model" else L.LightningDataModule
     cls = _import_trusted(spec["class_path"], what)
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise CheckpointError(f"{spec['class_path']!r} is not a {base.__name__}")
@@ -123,28 +130,11 @@ def _build(spec: dict, base: type, what: str) -> Any:
         return instantiate_module(cls, {"_class_path": spec["class_path"], **spec["init_args"]})
 
 
-def load(ref: str, root: str | Path = "models", map_location: str | torch.device = "cpu") -> Loaded:
-    """The model (eval mode), its DataModule with its state back (or None), its kind, name,
-    version and metrics, for a registry ref: ``"name"`` (latest), ``"name@v2"``."""
-    folder = resolve(ref, root)
-    config = _read_json(folder / "config.json")
-    meta = config.get("registry", {})
-    try:
-        model = _build(config["model"], L.LightningModule, "model")
-        data = None
-        if config.get("data"):
-            data = _build(config["data"], L.LightningDataModule, "DataModule")
-            state = _read_json(folder / "datamodule_state.json")
-            if state:  # a DataModule without state (nothing to encode inputs with) is as built
-                data.load_state_dict(state)
-    except CheckpointError as err:
-        raise RegistryError(f"{folder}/config.json: {err}") from err
-    except (KeyError, TypeError, ValueError) as err:
-        if isinstance(err, RegistryError):
-            raise
-        raise RegistryError(f"{folder}/config.json cannot rebuild the model ({err})") from err
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of model.safetensors, tied ones restored under every name they had."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
 
-    path = folder / "model.safetensors"
     try:
         tensors = load_file(path)
         with open(path, "rb") as f:  # the header: 8-byte length, then JSON with __metadata__
@@ -154,10 +144,47 @@ def load(ref: str, root: str | Path = "models", map_location: str | torch.device
         raise RegistryError(f"{path} is missing or corrupt ({err})") from err
     for dropped, kept in aliases.items():
         tensors[dropped] = tensors[kept]  # copied into the rebuilt module, which ties them
+    return tensors
+
+
+def load(ref: str, root: str | Path = "models", map_location: str | torch.device = "cpu") -> Loaded:
+    """The model (eval mode), its data with its state back (or None), its kind, name,
+    version and metrics, for a registry ref: ``"name"`` (latest), ``"name@v2"``."""
+    from litlab.common.checkpoints import CheckpointError, check_trusted, current_class_paths
+    from litlab.common.inference import rebuild_data, rebuild_model
+
+    folder = resolve(ref, root)
+    config = _read_json(folder / "config.json")
+    meta = config.get("registry", {})
+    path = folder / "model.safetensors"
     try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as err:
+        model_spec = current_class_paths(config["model"])  # entries written before litlab.*
+        check_trusted(model_spec, "model")
+        data_spec = current_class_paths(config["data"]) if config.get("data") else None
+        data = None
+        if data_spec is not None:
+            check_trusted(data_spec, "DataModule")
+            state = _read_json(folder / "datamodule_state.json")
+            hparams = {"_class_path": data_spec["class_path"], **data_spec["init_args"]}
+            data = rebuild_data(hparams, state)
+            if data is None:  # no half, or no state to restore one from
+                data = _lightning_build(data_spec, "DataModule")
+                if state:  # a DataModule without state (nothing to encode inputs with) is as built
+                    data.load_state_dict(state)
+        tensors = _weights(path)
+        hparams = {"_class_path": model_spec["class_path"], **model_spec["init_args"]}
+        model = rebuild_model(hparams, tensors)
+        if model is None:
+            model = _lightning_build(model_spec, "model")
+            model.load_state_dict(tensors, strict=True)
+    except CheckpointError as err:
+        raise RegistryError(f"{folder}/config.json: {err}") from err
+    except RuntimeError as err:  # load_state_dict
         raise RegistryError(f"{path} does not fit the model in config.json ({err})") from err
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, RegistryError):
+            raise
+        raise RegistryError(f"{folder}/config.json cannot rebuild the model ({err})") from err
     metrics = _read_json(folder / "metrics.json") if (folder / "metrics.json").exists() else {}
     kind = meta.get("kind")  # recorded at export; working it out again may need the data
     return Loaded(

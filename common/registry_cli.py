@@ -1,4 +1,8 @@
-"""``litlab export`` and ``litlab models``: the command line of ``common/registry.py``."""
+"""``litlab export`` and ``litlab models``: the command line of ``common/registry.py``.
+
+``litlab models`` reads JSON only, so it imports neither torch nor Lightning; ``export``
+imports them (through ``registry_export``) once its arguments are read.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,15 @@ import sys
 from litlab.common.data import MissingDataError
 from litlab.common.errors import CommandParser
 from litlab.common.registry import RegistryError, list_models
-from litlab.common.registry_export import export
+
+
+def export(*args, **kwargs) -> object:
+    """``registry_export.export``, imported when called (torch and Lightning: not for
+    ``litlab models`` or ``--help``); a module-level name, so tests can replace it."""
+    from litlab.common.registry_export import export as export_checkpoint
+
+    return export_checkpoint(*args, **kwargs)
+
 
 # --- command line -------------------------------------------------------------------------
 

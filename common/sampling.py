@@ -15,7 +15,7 @@ so ``litlab generate`` and the sample callback behave the same whatever the netw
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor
@@ -66,8 +66,20 @@ def sample_next(
     # division to inf, and softmax's inf - inf to nan; this way it tends to greedy, as it should
     logits = logits - logits.max(dim=-1, keepdim=True).values
     logits = filter_logits(logits / temperature, top_k, top_p)
-    probs = logits.softmax(dim=-1)
-    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+    return draw(logits.softmax(dim=-1), generator)
+
+
+def draw(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """One token id per row of probabilities (B, V) -> (B,).
+
+    ``torch.multinomial``'s own method for a single draw (the exponential race, a form of
+    the Gumbel-max trick: the argmax of p / E with E ~ Exp(1) is distributed as p), so the
+    same generator gives the same tokens; but without its checks of the probabilities, which
+    older PyTorch versions read on the host, so on a GPU they waited for the device at
+    every token. Our probabilities come from a softmax: finite, non-negative, summing to 1.
+    """
+    race = torch.empty_like(probs).exponential_(1, generator=generator)
+    return (probs / race).argmax(dim=-1)
 
 
 # --- stop sequences: where a sampled text ends --------------------------------------------
@@ -89,6 +101,32 @@ def unsafe_tail(text: str, stops: list[str] | tuple[str, ...]) -> int:
                 longest = n
                 break
     return longest
+
+
+def on_host(
+    tokens: Iterable[Tensor], most: int = 32, batched: bool | None = None
+) -> Iterator[Tensor]:
+    """The tokens (B,) a sampler yields, on the host, in the same order.
+
+    On a GPU, reading each token as it comes (``int(t[0])``) waits for the device at every
+    step, so the sampler can never run ahead. Here tokens on an accelerator are gathered
+    and copied in batches of 1, 2, 4, ... up to ``most`` (the first text still shows at
+    once), one transfer per batch; CPU tokens pass one by one, as before (``batched``
+    forces either way). A caller that stops early (a stop string) has let the sampler run
+    at most one batch further.
+    """
+    batch: list[Tensor] = []
+    size = 1
+    for token in tokens:
+        if not (token.device.type != "cpu" if batched is None else batched):
+            yield token
+            continue
+        batch.append(token)
+        if len(batch) >= size:
+            yield from torch.stack(batch).cpu()  # (k, B): one wait for k tokens
+            batch, size = [], min(2 * size, most)
+    if batch:
+        yield from torch.stack(batch).cpu()
 
 
 def append_tokens(ids: Tensor, new_tokens: Iterable[Tensor]) -> Tensor:

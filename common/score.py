@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
-import lightning as L
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torchmetrics.functional.classification import (
     multiclass_accuracy,
     multiclass_confusion_matrix,
@@ -37,9 +36,10 @@ from torchmetrics.functional.classification import (
 from tqdm import tqdm
 
 from litlab.common.attribution import evaluating
-from litlab.common.checkpoints import load_trained
+from litlab.common.checkpoints import load_inference
 from litlab.common.contracts import conforms
 from litlab.common.errors import CommandParser, ConfigError
+from litlab.common.inference import device_of
 from litlab.common.model_card import task_kind
 from litlab.common.protocols import TextData, TokenBatch
 from litlab.common.registry import load
@@ -168,7 +168,7 @@ def read_labelled(data: str, classes: list[str], limit: int | None = None) -> La
 
 
 def predict(
-    model: L.LightningModule, data: TextData, texts: list[str], batch_size: int = 64
+    model: nn.Module, data: TextData, texts: list[str], batch_size: int = 64
 ) -> Tensor:
     """Predicted class indices (N,) of raw texts, through the DataModule's own encoder."""
     preds = []
@@ -177,7 +177,8 @@ def predict(
     ) as bar:
         for i in range(0, len(texts), batch_size):
             ids, lengths = data.encode_texts(texts[i : i + batch_size])
-            batch = TokenBatch(ids.to(model.device), lengths.to(model.device))
+            device = device_of(model)
+            batch = TokenBatch(ids.to(device), lengths.to(device))
             logits = model.logits(batch) if hasattr(model, "logits") else model(*batch)
             preds.append(logits.argmax(dim=-1).cpu())
             bar.update(len(batch.ids))
@@ -222,11 +223,11 @@ def report(scores: dict, classes: list[str]) -> str:
 def load_text_classifier(
     ckpt: str | None, model: str | None, version: str | None = None, root: str = "models",
     device: str = "cpu",
-) -> tuple[L.LightningModule, TextData, str]:
+) -> tuple[nn.Module, TextData, str]:
     """The model, its DataModule and a name for it, from a checkpoint or a registry name;
     ConfigError unless it classifies text."""
     if ckpt is not None:
-        (net, data), source = load_trained(ckpt, map_location=device), ckpt
+        (net, data), source = load_inference(ckpt, map_location=device), ckpt
     else:
         loaded = load(f"{model}@{version}" if version else model, root, map_location=device)
         net, data, source = loaded.model, loaded.data, f"{loaded.name}@{loaded.version}"

@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from litlab.common.checkpoints import load_trained
+from litlab.common.checkpoints import load_inference
 from litlab.common.errors import CommandParser, ConfigError
 from litlab.common.extractive import Summary, summarize
 from litlab.common.registry import load
@@ -53,7 +53,7 @@ def report(result: Summary) -> str:
 def save(result: Summary, out: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from litlab.common.callbacks.summary_samples import sentence_score_figure
+    from litlab.common.viz import sentence_score_figure
 
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result.as_dict(), indent=2, ensure_ascii=False)
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--version goes with --model")
     text = read_article(args.input)
     if args.ckpt:
-        model, data = load_trained(args.ckpt)
+        model, data = load_inference(args.ckpt)
     else:
         loaded = load(f"{args.model}@{args.version}" if args.version else args.model, args.root)
         model, data = loaded.model, loaded.data

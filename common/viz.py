@@ -337,3 +337,28 @@ def figure_to_tensor(fig: Figure) -> Tensor:
     w, h = fig.canvas.get_width_height()
     plt.close(fig)
     return rgba.view(h, w, 4)[..., :3].permute(2, 0, 1).contiguous()
+
+
+def sentence_score_figure(
+    scores: Sequence[float],
+    picked: Sequence[int],
+    reference: Sequence[int] = (),
+    title: str = "",
+) -> Figure:
+    """Bars of sentence scores in article order: picked dark blue, others light; reference
+    sentences (when known) outlined in black."""
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.28 * len(scores) + 1.5), 2.6),
+                           layout="constrained")
+    chosen, ref = set(picked), set(reference)
+    colors = ["#1f4e9c" if i in chosen else "#b8c8e6" for i in range(len(scores))]
+    bars = ax.bar(range(1, len(scores) + 1), scores, color=colors)
+    for i, bar in enumerate(bars):
+        if i in ref:
+            bar.set_edgecolor("black")
+            bar.set_linewidth(1.5)
+    ax.set_xlabel("sentence" + ("  (outlined: in the reference summary)" if ref else ""))
+    ax.set_ylabel("score")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(0.4, len(scores) + 0.6)
+    ax.set_title(title or "dark: picked for the summary", fontsize=9)
+    return fig

@@ -20,19 +20,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lightning as L
 import torch
+from torch import nn
 
 from litlab.common.attribution import evaluating, integrated_gradients
 from litlab.common.chat import ChatSession, default_speakers
 from litlab.common.contracts import conforms
 from litlab.common.explain import explain_images, explain_texts
 from litlab.common.generate import stream_text
+from litlab.common.inference import device_of
 from litlab.common.language import language_warning, model_language
 from litlab.common.model_card import TaskKind
 from litlab.common.pieces import text_pieces, words_and_scores
 from litlab.common.protocols import DialogueData, LanguageModelSource
-from litlab.common.registry import RegistryError, list_models, load
+from litlab.common.registry import RegistryError, list_models, load, recorded_kind
 from litlab.serve.payloads import DRAWING, MAX_IMAGE_BYTES, InputError, article, png, read_image
 
 IMAGE, TEXT, LM, SUMMARY = TaskKind.IMAGE, TaskKind.TEXT, TaskKind.LM, TaskKind.SUMMARY
@@ -48,8 +49,8 @@ class Served:
     name: str
     version: str
     kind: TaskKind
-    model: L.LightningModule
-    data: L.LightningDataModule | None
+    model: nn.Module  # its inference half (common/inference.py), in eval mode
+    data: object | None  # the data's half: classes, tokenizer, encoders
     metric: str = "-"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -102,6 +103,10 @@ class ModelHub:
         for ref in refs if refs is not None else [row["name"] for row in list_models(root)]:
             name = ref.partition("@")[0]
             try:
+                kind = recorded_kind(ref, root)  # a kind not served is not even loaded
+                if kind is not None and kind not in SERVED_KINDS:
+                    self.skipped[name] = f"a {kind}: nothing to serve it with"
+                    continue
                 loaded = load(ref, root)  # config.json, weights, DataModule state, metrics: once
             except RegistryError as err:
                 self.skipped[name] = str(err)
@@ -155,7 +160,7 @@ class ModelHub:
         served = self.get(name, IMAGE)
         image = read_image(blob, self.max_image_bytes)
         with served.lock, evaluating(served.model), torch.no_grad():
-            x = served.data.encode_images([image]).to(served.model.device)
+            x = served.data.encode_images([image]).to(device_of(served.model))
             probs = served.model(x).float().softmax(dim=-1)[0]
         p, i = probs.topk(min(top_k, probs.numel()))
         top = [{"label": served.data.classes[c], "prob": v} for c, v in zip(i.tolist(), p.tolist())]
@@ -189,7 +194,7 @@ class ModelHub:
         it; a word's tokens summed, ``common/pieces.py``)."""
         served = self.get(name, TEXT)
         model, data = served.model, served.data
-        ids, lengths = (t.to(model.device) for t in self._encode(served, text))
+        ids, lengths = (t.to(device_of(model)) for t in self._encode(served, text))
         with served.lock, evaluating(model):
             if attributions:
                 att = integrated_gradients(
@@ -239,7 +244,7 @@ class ModelHub:
             raise InputError(f"the prompt cannot be encoded: {err}", 422) from err
         if not ids:
             raise InputError("the prompt is empty", 422)
-        return torch.tensor([ids], dtype=torch.long, device=served.model.device)
+        return torch.tensor([ids], dtype=torch.long, device=device_of(served.model))
 
     def generate(
         self,
@@ -257,7 +262,7 @@ class ModelHub:
         served = self.get(name, LM)
         ids = self._ids(served, prompt)
         model: LanguageModelSource = served.model
-        g = torch.Generator(device=served.model.device).manual_seed(seed)
+        g = torch.Generator(device=device_of(served.model)).manual_seed(seed)
         pieces = stream_text(
             model, served.data.tokenizer, ids, max_new_tokens, temperature, top_k, top_p, g,
             stops=[s for s in stop or [] if s],

@@ -9,10 +9,10 @@ import io
 import threading
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from matplotlib.figure import Figure
-from PIL import Image, UnidentifiedImageError
+
+from litlab.common.explain import UNREADABLE, ImageTooLarge, decode_image
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # an upload bigger than this is refused (413)
 MAX_PIXELS = 4096 * 4096  # and so is a small file that decodes into a huge image
@@ -52,14 +52,8 @@ def read_image(blob: bytes, max_bytes: int = MAX_IMAGE_BYTES) -> torch.Tensor:
             413,
         )
     try:
-        with Image.open(io.BytesIO(blob)) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise InputError(f"the image is {img.width}x{img.height} pixels; too large", 413)
-            img = img.convert("L" if img.mode in ("1", "L", "I", "I;16", "F") else "RGB")
-            array = np.asarray(img, dtype=np.uint8)
-    except InputError:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
+        return decode_image(blob, MAX_PIXELS)  # what litlab explain reads files with
+    except ImageTooLarge as err:
+        raise InputError(str(err), 413) from err
+    except UNREADABLE as err:
         raise InputError(f"not a readable image ({type(err).__name__})", 415) from err
-    array = array[:, :, None] if array.ndim == 2 else array  # (H, W, C)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)

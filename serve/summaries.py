@@ -12,8 +12,6 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-import gradio as gr
-
 from litlab.common.extractive import summarize as summarize_article
 from litlab.serve.payloads import InputError
 
@@ -64,6 +62,8 @@ def summary_html(out: dict) -> str:
 
 def summarize_tab(hub: ModelHub, names: list[str], friendly) -> None:
     """Paste an article, get its summary and every sentence shaded by its score."""
+    import gradio as gr  # the web app's; the JSON API (--no-ui) never imports it
+
 
     def run(model: str, text: str, ratio: float) -> tuple[str, str]:
         out = hub.summarize(model, text, float(ratio) if ratio else None)

@@ -52,7 +52,7 @@ def server(serve_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     port = _free_port()
     log_path = tmp_path_factory.mktemp("serve_log") / "serve.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "LITLAB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "litlab.common.cli", "serve", "--root", str(serve_registry),
+    cmd = [sys.executable, "-m", "litlab.common.commands", "serve", "--root", str(serve_registry),
            "--port", str(port)]  # fmt: skip
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -41,6 +41,15 @@ class KVCache:
     def length(self) -> int:
         return 0 if self.k is None else self.k.shape[2]
 
+    @property
+    def past(self) -> int:
+        """Position of the next token: the tokens held (``StaticKVCache`` may say a tensor)."""
+        return self.length
+
+    def visible(self) -> Tensor | None:
+        """Which held keys a query may see besides the causal rule: all of them here."""
+        return None
+
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Add the new (B, heads, T_new, d_head) keys/values; return all of them."""
         if self.k is not None:
@@ -62,10 +71,18 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
-    def forward(self, x: Tensor, offset: int = 0) -> Tensor:
-        """x (B, heads, T, d_head) at positions offset .. offset + T - 1."""
+    def forward(self, x: Tensor, offset: int | Tensor = 0) -> Tensor:
+        """x (B, heads, T, d_head) at positions offset .. offset + T - 1.
+
+        ``offset`` may be a 0-dim tensor on x's device (a CUDA-graph decoding step, see
+        ``transformer/decoding.py``): the rows are then gathered there, never read on the host.
+        """
         t = x.shape[2]
-        cos, sin = self.cos[offset : offset + t], self.sin[offset : offset + t]  # (T, d/2)
+        if isinstance(offset, Tensor):
+            rows = offset.view(-1) + torch.arange(t, device=x.device)  # (T,)
+            cos, sin = self.cos[rows], self.sin[rows]
+        else:
+            cos, sin = self.cos[offset : offset + t], self.sin[offset : offset + t]  # (T, d/2)
         x1, x2 = x[..., 0::2].float(), x[..., 1::2].float()  # the two halves of each pair
         rotated = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
         return rotated.flatten(-2).type_as(x)
@@ -143,8 +160,10 @@ class MultiHeadAttention(nn.Module):
         """Attend from x (B, Tq, C) to itself, or to ``memory`` (B, Tk, C) for cross-attention.
 
         ``key_mask`` (B, Tk): True for real keys, False for padding. ``cache``: keys/values of
-        earlier tokens (self-attention), extended in place. Returns the output (B, Tq, C) and,
-        with ``need_weights``, the weights (B, heads, Tq, Tk), each row summing to 1.
+        earlier tokens (self-attention), extended in place (a ``KVCache``, or a
+        ``StaticKVCache`` whose position may be a device tensor). Returns the output
+        (B, Tq, C) and, with ``need_weights``, the weights (B, heads, Tq, Tk), each row
+        summing to 1.
         """
         b, tq, c = x.shape
         if memory is None:
@@ -155,12 +174,16 @@ class MultiHeadAttention(nn.Module):
             kv = F.linear(memory, w[c:], None if bias is None else bias[c:])
             k, v = kv.split(c, dim=2)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)  # (B, nh, T, hs)
-        past = cache.length if cache is not None else 0
+        past = cache.past if cache is not None else 0  # an int, or a 0-dim device tensor
         if self.rope is not None:
             q, k = self.rope(q, past), self.rope(k, past)
+        filled = None
         if cache is not None:
             k, v = cache.append(k, v)
+            filled = cache.visible()  # (1, 1, 1, Tk) when the cache hands over empty slots too
         mask = self._mask(tq, k.shape[2], past, key_mask, x.device)
+        if filled is not None:
+            mask = filled if mask is None else mask & filled
         p = self.dropout if self.training else 0.0
 
         weights = None
@@ -170,7 +193,7 @@ class MultiHeadAttention(nn.Module):
                 scores = scores.masked_fill(~mask, float("-inf"))
             weights = scores.softmax(dim=-1)
             y = F.dropout(weights, p, self.training) @ v  # (B, nh, Tq, hs)
-        elif mask is not None and key_mask is None and past == 0:
+        elif mask is not None and key_mask is None and filled is None and past == 0:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)

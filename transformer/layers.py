@@ -122,8 +122,19 @@ class PositionEmbedding(nn.Module):
         if kind == "sinusoidal":
             self.register_buffer("fixed", sinusoidal_table(max_len, d_model), persistent=False)
 
-    def forward(self, t: int, offset: int = 0, device: torch.device | None = None) -> Tensor:
-        """(T, d_model) vectors for positions offset .. offset + T - 1 (0 for RoPE)."""
+    def forward(
+        self, t: int, offset: int | Tensor = 0, device: torch.device | None = None
+    ) -> Tensor:
+        """(T, d_model) vectors for positions offset .. offset + T - 1 (0 for RoPE).
+
+        ``offset`` may be a 0-dim tensor on the device (a CUDA-graph decoding step): the
+        vectors are then gathered there, and the caller has checked the range.
+        """
+        if isinstance(offset, Tensor):
+            rows = offset.view(-1) + torch.arange(t, device=offset.device)  # (T,)
+            if self.kind == "learned":
+                return self.table(rows)
+            return self.fixed[rows] if self.kind == "sinusoidal" else torch.zeros((), device=device)
         if offset + t > self.max_len:
             raise ValueError(
                 f"positions up to {offset + t} exceed the block size {self.max_len}: crop the input"

@@ -8,9 +8,10 @@ Plain PyTorch, read top to bottom:
 
 The attention and blocks live in ``transformer/attention.py`` and ``transformer/layers.py``.
 Generation (``generate_iter``) reads the prompt once and then feeds one token at a time
-through a key/value cache; ``use_cache=False`` re-reads the whole context each step (the
-naive way, kept for comparison and tests: greedy outputs are identical while the text fits
-the block).
+through a key/value cache (``transformer/decoding.py``: allocated once, and on a GPU each
+step replayed as one CUDA graph); ``use_cache=False`` re-reads the whole context each step
+(the naive way, kept for comparison and tests: greedy outputs are identical while the text
+fits the block).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch import Tensor, nn
 
 from litlab.common.sampling import append_tokens, sample_next
 from litlab.transformer.attention import KVCache, RotaryEmbedding
+from litlab.transformer.decoding import CachedDecoder, StaticKVCache
 from litlab.transformer.layers import Block, PositionalEncoding, PositionEmbedding
 
 
@@ -94,7 +96,7 @@ class GPT(nn.Module):
     def forward(
         self,
         ids: Tensor,
-        caches: list[KVCache] | None = None,
+        caches: list[KVCache] | list[StaticKVCache] | None = None,
         need_weights: bool = False,
     ) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """ids (B, T) -> logits (B, T, V); with ``need_weights`` also {"layer<i>": (B, nh, T, T)}.
@@ -103,8 +105,8 @@ class GPT(nn.Module):
         extended in place, and positions continue after them.
         """
         b, t = ids.shape
-        past = caches[0].length if caches else 0
-        if past + t > self.block_size:
+        past = caches[0].past if caches else 0  # a tensor while a CUDA graph records a step
+        if isinstance(past, int) and past + t > self.block_size:
             raise ValueError(
                 f"{past + t} tokens exceed the block size {self.block_size}: crop the context"
             )
@@ -136,28 +138,44 @@ class GPT(nn.Module):
         generator: torch.Generator | None = None,
         vocab_limit: int | None = None,
         use_cache: bool = True,
+        graphs: bool | None = None,
     ) -> Iterator[Tensor]:
         """Yield ``max_new_tokens`` new tokens (B,) one by one after the prompt ids (B, T).
 
-        With the cache, each step runs the network on one token. When the cache holds a full
-        block, the last half block is re-read into a fresh cache: positions must stay below
-        ``block_size``. (The naive path slides its window by one token every step instead,
-        so beyond the block size the two see slightly different contexts.) Call in eval mode.
+        With the cache, each step runs the network on one token (``CachedDecoder``; on CUDA
+        replayed as a CUDA graph unless ``graphs=False``). Nothing here copies a token to
+        the host: the caller decides when to look (``litlab.common.sampling.on_host``), so
+        on a GPU the loop runs ahead of the device. When the cache holds a full block, the
+        last half block is re-read into it: positions must stay below ``block_size``. (The
+        naive path slides its window by one token every step instead, so beyond the block
+        size the two see slightly different contexts.) Call in eval mode.
         """
-        context = ids
-        caches: list[KVCache] | None = None
-        for _ in range(max_new_tokens):
-            if not use_cache:
+        if max_new_tokens <= 0:
+            return
+        if not use_cache:
+            context = ids
+            for _ in range(max_new_tokens):
                 logits = self(context[:, -self.block_size :])
-            elif caches is None or caches[0].length >= self.block_size:
-                keep = self.block_size if caches is None else self.block_size // 2
-                caches = [KVCache() for _ in self.blocks]
-                logits = self(context[:, -keep:], caches)  # read the window once
-            else:
-                logits = self(context[:, -1:], caches)  # one token: (B, 1) -> (B, 1, V)
-            nxt = sample_next(logits[:, -1, :vocab_limit], temperature, top_k, top_p, generator)
+                nxt = sample_next(logits[:, -1, :vocab_limit], temperature, top_k, top_p, generator)
+                yield nxt
+                context = torch.cat([context, nxt[:, None]], dim=1)
+            return
+        decoder = CachedDecoder(self, ids.shape[0], ids.device, graphs)
+        n = ids.shape[1]
+        seq = torch.empty(ids.shape[0], n + max_new_tokens, dtype=ids.dtype, device=ids.device)
+        seq[:, :n] = ids  # the prompt and every token so far: what a re-read takes its window from
+        logits = decoder.prefill(ids[:, -self.block_size :])  # (B, V)
+        for i in range(max_new_tokens):
+            nxt = sample_next(logits[:, :vocab_limit], temperature, top_k, top_p, generator)
             yield nxt
-            context = torch.cat([context, nxt[:, None]], dim=1)
+            seq[:, n] = nxt
+            n += 1
+            if i + 1 == max_new_tokens:
+                break
+            if decoder.full:  # read the last half block into the emptied cache
+                logits = decoder.prefill(seq[:, n - self.block_size // 2 : n])
+            else:
+                logits = decoder.step(nxt)
 
     def generate(
         self,
@@ -169,11 +187,13 @@ class GPT(nn.Module):
         generator: torch.Generator | None = None,
         vocab_limit: int | None = None,
         use_cache: bool = True,
+        graphs: bool | None = None,
     ) -> Tensor:
         """Prompt ids (B, T) -> ids (B, T + max_new_tokens): the prompt and its continuation."""
         return append_tokens(
             ids,
             self.generate_iter(
-                ids, max_new_tokens, temperature, top_k, top_p, generator, vocab_limit, use_cache
+                ids, max_new_tokens, temperature, top_k, top_p, generator, vocab_limit, use_cache,
+                graphs,
             ),
-        )
+        )  # fmt: skip

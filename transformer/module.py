@@ -6,23 +6,16 @@ Training, metrics (loss, perplexity, bits per character), AdamW with decay/no-de
 RNN
 and a GPT are trained by the same code, so their curves compare. What a transformer adds
 is ``attention_maps`` (``AttentionSource`` in ``common/protocols.py``): per layer,
-one (T, T) map per head, drawn by ``AttentionMapCallback`` as ``val/attention/layer<i>``.
+one (T, T) map per head, drawn by ``AttentionMapCallback`` as ``val/attention/layer<i>``. It
+is inherited from ``litlab.transformer.predict.GPTPredictor``, the Lightning-free half that
+``litlab generate`` and serve/ load.
 """
 
 from __future__ import annotations
 
-from torch import Tensor
-
-from litlab.common.attribution import evaluating
 from litlab.common.language_model import LanguageModel
-from litlab.common.protocols import TokenBatch
+from litlab.transformer.predict import GPTPredictor
 
 
-class GPTLanguageModel(LanguageModel):
+class GPTLanguageModel(GPTPredictor, LanguageModel):
     """A ``LanguageModel`` whose net (``litlab.transformer.models.GPT``) can show its attention."""
-
-    def attention_maps(self, inputs: TokenBatch | Tensor) -> dict[str, Tensor]:
-        """{"layer<i>": (B, heads, T, T)} for ids (B, T); rows sum to 1, upper triangle 0."""
-        ids = inputs.ids if isinstance(inputs, TokenBatch) else inputs
-        with evaluating(self):
-            return self.net.attention_maps(ids)

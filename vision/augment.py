@@ -8,6 +8,8 @@ a Python call per image in DataLoader workers.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -40,15 +42,25 @@ def batch_translate(images: Tensor, pad: int, generator: torch.Generator | None 
     return out.to(dtype)
 
 
+@functools.lru_cache(maxsize=32)
+def _statistics(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """(1, C, 1, 1) mean and std on ``device``, made once: ``torch.tensor(..., device=cuda)``
+    copies from the host and waits for the GPU, which once per batch would stall training."""
+    with torch.inference_mode(False):  # usable later outside Lightning's inference mode too
+        m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+        s = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    return m, s
+
+
 def normalize(images: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
     """uint8 (B, C, H, W) in [0, 255] -> float, standardised per channel."""
-    m = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
+    m, s = _statistics(tuple(mean), tuple(std), images.device)
     return (images.float() / 255.0 - m) / s
 
 
 def denormalize(images: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
     """Inverse of :func:`normalize`, clamped to [0, 1] for display."""
-    m = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
+    m, s = _statistics(tuple(mean), tuple(std), images.device)
     return (images.float() * s + m).clamp(0, 1)

@@ -1,13 +1,19 @@
 """ImageDataModule: the machinery every image-classification DataModule shares.
 
 It holds the decoded data set as uint8 tensors (see ``litlab.vision.datasets``) and offers
-two loaders:
+three loaders:
 
-- ``loader="tensor"`` (default): batches of uint8 tensors are indexed straight from memory,
-  moved to the device by Lightning, then flipped, translated and normalised there in
-  ``on_after_batch_transfer``. No worker processes; on a GPU the data never waits.
+- ``loader="tensor"`` (default): each batch of uint8 images is gathered from memory in one
+  indexing operation, moved to the device by Lightning, then flipped, translated and
+  normalised there in ``on_after_batch_transfer``. No worker processes.
+- ``loader="device"``: the whole uint8 data set is copied to the device once (CIFAR-10: 150
+  MB) and a batch travels as its indices (``IndexBatch``), gathered there: airbench's
+  loader. Per step the host only draws the order and sends 512 numbers; nothing waits.
 - ``loader="workers"``: the classic torchvision route, transforms v2 applied per image in
   DataLoader worker processes.
+
+``tensor`` and ``device`` draw the same order from the same generator as a
+``DataLoader(shuffle=True)`` over the images, so a run gets the same batches with either.
 
 Validation is split from the training set (``val_size`` images, fixed by ``seed``); the test
 set is only used by ``litlab test``. The picture callbacks get their fixed images through
@@ -18,22 +24,56 @@ themselves (where their files are) are in ``litlab.vision.data``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from litlab.common.data import SplitLoaders, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
-from litlab.common.protocols import ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.vision import augment
 from litlab.vision.datasets import ImageSplits, read_image_source
+from litlab.vision.predict import ImageCodec
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class IndexBatch(NamedTuple):
+    """A batch of the ``device`` loader: which images of which split, gathered on the device
+    in ``on_after_batch_transfer``. ``index``: (B,) long."""
+
+    split: str
+    index: Tensor
+
+
+class _Batches(Dataset):
+    """uint8 images and labels served a whole batch at a time: the DataLoader hands
+    ``__getitems__`` the batch's indices (no Python call per image). ``split`` set: the batch
+    is only its indices (the ``device`` loader)."""
+
+    def __init__(self, images: Tensor, labels: Tensor, split: str | None = None) -> None:
+        self.images, self.labels, self.split = images, labels, split
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.images[i], self.labels[i]
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor] | IndexBatch:
+        idx = torch.tensor(indices)
+        if self.split is not None:
+            return IndexBatch(self.split, idx)
+        return self.images[idx], self.labels[idx]  # (B, C, H, W), (B,)
+
+
+def _as_is(batch: object) -> object:
+    """The collate function of ``_Batches``: ``__getitems__`` already made the batch."""
+    return batch
 
 
 class _TransformedImages(Dataset):
@@ -49,21 +89,22 @@ class _TransformedImages(Dataset):
         return self.transform(self.images[i]), self.labels[i]
 
 
-class ImageDataModule(SplitLoaders, L.LightningDataModule):
-    """Shared machinery; subclasses implement :meth:`locate` and set the statistics.
+class ImageDataModule(ImageCodec, SplitLoaders, L.LightningDataModule):
+    """Shared machinery; subclasses implement :meth:`locate` and set the statistics (``mean``,
+    ``std``). What inference needs (classes, normalisation, ``encode_images``) is
+    :class:`~litlab.vision.predict.ImageCodec`'s.
 
     Args:
         root: data root (default ``$DATA_DIR``, else ``./data``).
         batch_size: training batch size; evaluation uses ``2 * batch_size``.
         val_size: images held out of the training set for validation.
-        loader: ``"tensor"`` (on-device augmentation) or ``"workers"`` (transforms v2).
+        loader: ``"tensor"`` (on-device augmentation), ``"device"`` (the data set kept on
+            the device as well) or ``"workers"`` (transforms v2).
         augment: random translation (and flips where they make sense) during training.
         image_size: resize images to this square size (e.g. for ImageNet backbones).
         normalization: ``"dataset"`` statistics or ``"imagenet"`` for pretrained backbones.
     """
 
-    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
-    std: tuple[float, ...] = (0.25, 0.25, 0.25)
     flip: bool = True  # mirrored digits are other digits, so MNIST turns this off
     pad: int = 4
     known_classes: int | None = None  # fixed by the data set (CIFAR-10: 10); None: read it
@@ -73,7 +114,7 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         root: str | None = None,
         batch_size: int = 256,
         val_size: int = 5000,
-        loader: Literal["tensor", "workers"] = "tensor",
+        loader: Literal["tensor", "device", "workers"] = "tensor",
         num_workers: int = 2,
         augment: bool = True,
         image_size: int | None = None,
@@ -86,6 +127,7 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         self.root = resolve_data_root(root)
         self.splits: ImageSplits | None = None
         self.restored: dict | None = None  # from a checkpoint: see state_dict()
+        self._resident: dict[tuple[str, torch.device], tuple[Tensor, Tensor]] = {}
         if normalization == "imagenet":
             self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD
 
@@ -116,62 +158,12 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         self.train_idx, self.val_idx = perm[self.hparams.val_size :], perm[: self.hparams.val_size]
 
     # --- what the model may ask (common/protocols.py); properties never read the data -------
+    # classes, image_shape, state_dict, encode_images, denormalize: ImageCodec (predict.py)
 
     @classmethod
     def model_values(cls, init_args: dict) -> dict[str, int]:
         """The number of classes, where the data set fixes it (LitlabCLI fills it in)."""
         return {"num_classes": cls.known_classes} if cls.known_classes else {}
-
-    @property
-    def classes(self) -> list[str]:
-        if self.splits is None and self.restored is not None:
-            return list(self.restored["classes"])
-        return ready(self.splits, self, "classes").classes
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of the images the model sees."""
-        if self.splits is None and self.restored is not None:
-            return tuple(self.restored["image_shape"])
-        c, h, w = ready(self.splits, self, "image_shape").train_images.shape[1:]
-        size = self.hparams.image_size
-        return (c, size, size) if size else (c, h, w)
-
-    # --- what a checkpoint keeps, so new images can be prepared without the data --------------
-
-    def state_dict(self) -> dict:
-        if self.splits is None and self.restored is None:
-            self.setup()  # a method may read the data; the properties never do
-        return {
-            "classes": self.classes,
-            "image_shape": list(self.image_shape),
-            "mean": list(self.mean),
-            "std": list(self.std),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.restored = dict(state)
-        self.mean, self.std = tuple(state["mean"]), tuple(state["std"])
-
-    def encode_images(self, images: list[Tensor]) -> Tensor:
-        """uint8 images (C, H, W) of any size and channel count -> a normalised batch.
-
-        Channels are matched (grey <-> RGB), the shorter side resized to the training size
-        and the centre cropped, as for a test image.
-        """
-        c, h, w = self.image_shape
-        prepare = v2.Compose([v2.Resize(min(h, w), antialias=True), v2.CenterCrop((h, w))])
-        out = []
-        for img in images:
-            img = img[:3]  # drop an alpha channel
-            if img.shape[0] != c:
-                img = v2.functional.rgb_to_grayscale(img) if c == 1 else img.expand(3, -1, -1)
-            out.append(prepare(img))
-        return augment.normalize(torch.stack(out), self.mean, self.std)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
 
     def arrays(self, split: str) -> tuple[Tensor, Tensor]:
         """uint8 images (N, C, H, W) and labels of ``"train"``, ``"val"`` or ``"test"``."""
@@ -208,12 +200,26 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
             images = v2.functional.resize(images, [self.hparams.image_size] * 2, antialias=False)
         return images
 
-    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int):
-        if self.hparams.loader != "tensor":
+    def on_after_batch_transfer(
+        self, batch: tuple[Tensor, Tensor] | IndexBatch, dataloader_idx: int
+    ) -> tuple[Tensor, Tensor]:
+        if self.hparams.loader == "workers":
             return batch
-        images, labels = batch
+        if isinstance(batch, IndexBatch):  # the device loader: gather where the data lives
+            images, labels = self._on_device(batch.split, batch.index.device)
+            images, labels = images[batch.index], labels[batch.index]
+        else:
+            images, labels = batch
         train = self.trainer is not None and self.trainer.training
         return self._batch_transform(images, train), labels
+
+    def _on_device(self, split: str, device: torch.device) -> tuple[Tensor, Tensor]:
+        """The split's uint8 images and labels on ``device``, copied there on first use."""
+        key = (split, device)
+        if key not in self._resident:
+            images, labels = self.arrays(split)
+            self._resident[key] = images.to(device), labels.to(device)
+        return self._resident[key]
 
     # --- loaders ----------------------------------------------------------------------------
 
@@ -221,12 +227,13 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         images, labels = self.arrays(split)
         train = split == "train"
         bs = self.hparams.batch_size * (1 if train else 2)
-        if self.hparams.loader == "tensor":
-            ds: Dataset = TensorDataset(images, labels)
-            workers = 0
-        else:
-            ds = _TransformedImages(images, labels, self._per_image_transform(train))
+        extra: dict = {}
+        if self.hparams.loader == "workers":
+            ds: Dataset = _TransformedImages(images, labels, self._per_image_transform(train))
             workers = self.hparams.num_workers
+        else:
+            ds = _Batches(images, labels, split if self.hparams.loader == "device" else None)
+            workers, extra = 0, {"collate_fn": _as_is}
         return ResumableDataLoader(
             ds,
             batch_size=bs,
@@ -235,6 +242,7 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
             num_workers=workers,
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
+            **extra,
         )
 
     def predict_dataloader(self) -> DataLoader:
@@ -254,6 +262,3 @@ class ImageDataModule(SplitLoaders, L.LightningDataModule):
         idx = torch.tensor(picked[:n])
         return self._batch_transform(images[idx], train=False), labels[idx]
 
-    def denormalize(self, images: Tensor) -> Tensor:
-        """Normalised float images -> [0, 1] for display."""
-        return augment.denormalize(images, self.mean, self.std)

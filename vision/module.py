@@ -3,9 +3,11 @@
 The network is a plain ``nn.Module`` passed in (by class path in the experiment YAML). What
 every classifier shares (loss, metrics per stage, per-class accuracy, the schedule, compile)
 is ``litlab.common.classifier.Classifier``; this class adds only what images need: SGD or
-AdamW, channels-last memory, flip test-time augmentation, the top-5 accuracy, a network's
-data-dependent initialisation, and the layers the picture callbacks look at
-(``feature_map_layers``, ``gradcam_layer``).
+AdamW, channels-last memory, flip test-time augmentation, the top-5 accuracy and a network's
+data-dependent initialisation. What inference needs too (``forward`` and the layers the
+pictures look at: ``feature_map_layers``, ``gradcam_layer``) is inherited from
+``litlab.vision.predict.ImagePredictor``, which ``litlab explain`` and serve/ load without
+Lightning.
 
 Logged keys: those of ``Classifier`` plus ``val/acc5`` / ``test/acc5`` (more than 5 classes).
 """
@@ -20,9 +22,10 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from litlab.common.classifier import Classifier, Schedule
+from litlab.vision.predict import ImagePredictor
 
 
-class ImageClassifier(Classifier):
+class ImageClassifier(ImagePredictor, Classifier):
     """Train any image network with cross-entropy.
 
     Args:
@@ -57,23 +60,19 @@ class ImageClassifier(Classifier):
         tta_flip: bool = False,
         compile: bool = False,
     ) -> None:
-        net = net.to(memory_format=torch.channels_last) if channels_last else net
+        net = self.prepare_net(net, {"channels_last": channels_last})
         super().__init__(
             net, num_classes, lr, weight_decay, scheduler, warmup, label_smoothing, compile
         )
 
     def eval_metrics(self, num_classes: int) -> MetricCollection:
-        metrics = {"acc": MulticlassAccuracy(num_classes, average="micro")}
+        # no argument checks: they read each batch on the host (see Classifier.__init__)
+        metrics = {"acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False)}
         if num_classes > 5:
-            metrics["acc5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
+            metrics["acc5"] = MulticlassAccuracy(
+                num_classes, top_k=5, average="micro", validate_args=False
+            )
         return MetricCollection(metrics)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Images (B, C, H, W) -> logits (B, num_classes): one pass of the plain network."""
-        return self.net(self._layout(x))
-
-    def _layout(self, x: Tensor) -> Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
 
     def logits(self, x: Tensor) -> Tensor:
         """Logits for the steps; at evaluation averaged with the mirrored image (``tta_flip``)."""
@@ -112,22 +111,3 @@ class ImageClassifier(Classifier):
                     f"but this run needs {planned}: resume with the max_epochs of the original "
                     "run, or start a new run from the weights (model.init_args...) instead"
                 )
-
-    # --- protocol for the picture callbacks (common/protocols.py) ----------------
-
-    def feature_map_layers(self, n: int = 2) -> dict[str, nn.Module]:
-        """The first ``n`` convolution layers of the network, by name."""
-        convs = [(name, m) for name, m in self.net.named_modules() if isinstance(m, nn.Conv2d)]
-        return dict(convs[:n])
-
-    def gradcam_layer(self) -> nn.Module:
-        """The network's own choice (its ``gradcam_layer()``), else its last convolution."""
-        if hasattr(self.net, "gradcam_layer"):
-            return self.net.gradcam_layer()
-        convs = [m for m in self.net.modules() if isinstance(m, nn.Conv2d)]
-        if not convs:
-            raise TypeError(
-                f"{type(self.net).__name__} has no convolution layer, so Grad-CAM has no spatial "
-                "map to show: drop GradCamCallback from this experiment"
-            )
-        return convs[-1]

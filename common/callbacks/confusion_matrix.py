@@ -34,21 +34,23 @@ class ConfusionMatrixCallback(FigureCallback):
             )
         if self.matrix is None:
             num_classes = pl_module.hparams.get("num_classes")
-            self.matrix = MulticlassConfusionMatrix(num_classes).to(pl_module.device)
+            # validate_args=False: its checks read the batch on the host (a GPU wait per batch)
+            self.matrix = MulticlassConfusionMatrix(num_classes, validate_args=False).to(
+                pl_module.device
+            )
         self.matrix.update(outputs["preds"], outputs["target"])
 
     def _classes(self, trainer: L.Trainer) -> list[str]:
         names = getattr(trainer.datamodule, "classes", None)
         return list(names) if names else [str(i) for i in range(self.matrix.num_classes)]
 
-    def figures(
-        self, trainer: L.Trainer, pl_module: L.LightningModule
-    ) -> Iterator[tuple[str, Figure]]:
+    def collect(self, trainer: L.Trainer, pl_module: L.LightningModule) -> tuple:
         stage = "test" if trainer.testing else "val"
-        yield (
-            f"{stage}/confusion_matrix",
-            confusion_matrix_figure(self.matrix.compute(), self._classes(trainer)),
-        )
+        return stage, self._computed.cpu(), self._classes(trainer)
+
+    def draw(self, collected: tuple) -> Iterator[tuple[str, Figure]]:
+        stage, matrix, classes = collected
+        yield f"{stage}/confusion_matrix", confusion_matrix_figure(matrix, classes)
 
     def on_validation_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0

@@ -17,8 +17,8 @@ from litlab.common.viz import feature_map_figure
 class FeatureMapCallback(FigureCallback):
     """For ``num_images`` fixed validation images, the first ``max_channels`` channels of
     each layer named by the module's ``feature_map_layers(num_layers)``, logged as
-    ``val/feature_maps/<layer>/<i>``. Forward hooks are registered only while drawing and
-    always removed.
+    ``val/feature_maps/<layer>/<i>``. Forward hooks are registered only while reading the
+    activations and always removed; the figures are drawn on the background drawing thread.
     """
 
     def __init__(
@@ -30,10 +30,11 @@ class FeatureMapCallback(FigureCallback):
     ) -> None:
         super().__init__(every_n_epochs)
         self.num_images, self.num_layers, self.max_channels = num_images, num_layers, max_channels
+        self.probe: Tensor | None = None  # chosen once: the same images every drawing
 
-    def figures(
+    def collect(
         self, trainer: L.Trainer, pl_module: L.LightningModule
-    ) -> Iterator[tuple[str, Figure]]:
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         dm = trainer.datamodule
         require(dm, ProbeData, type(self).__name__)
         require(pl_module, FeatureMapSource, type(self).__name__)
@@ -45,12 +46,18 @@ class FeatureMapCallback(FigureCallback):
             for name, layer in layers.items()
         ]
         try:
-            images, _ = dm.probe_batch(self.num_images)
-            pl_module(images.to(pl_module.device))
+            if self.probe is None:
+                self.probe = dm.probe_batch(self.num_images)[0]
+            pl_module(self.probe.to(pl_module.device))
         finally:
             for h in handles:
                 h.remove()
-        shown = dm.denormalize(images)
+        # only the channels drawn go to the CPU: (n, max_channels, H, W) per layer
+        acts = {name: a[:, : self.max_channels].float().cpu() for name, a in captured.items()}
+        return dm.denormalize(self.probe), acts
+
+    def draw(self, collected: tuple[Tensor, dict[str, Tensor]]) -> Iterator[tuple[str, Figure]]:
+        shown, captured = collected
         for name, acts in captured.items():  # acts: (n, C, H, W)
             for i in range(len(shown)):
                 fig = feature_map_figure(

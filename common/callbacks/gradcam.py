@@ -23,9 +23,10 @@ class GradCamCallback(FigureCallback):
     so that epochs compare. Each drawing logs one grid, ``val/gradcam``: the images, the
     map for the predicted class and the map for the true class, overlaid with a colour map.
 
-    Runs inside Lightning's validation with gradients switched on for its own duration, in
-    eval mode with every train/eval flag restored, with captum's hooks removed after each
-    call, and on global rank zero only. Cost at the defaults (8 images, every epoch): see
+    The maps are computed inside Lightning's validation with gradients switched on for their
+    own duration, in eval mode with every train/eval flag restored, with captum's hooks
+    removed after each call, and on global rank zero only; the figure is drawn on the
+    background drawing thread. Cost at the defaults (8 images, every epoch): see
     ``benchmarks/callback_overhead.py`` and the README.
     """
 
@@ -41,19 +42,21 @@ class GradCamCallback(FigureCallback):
         if self.probe is None:
             self.probe = trainer.datamodule.probe_batch(self.num_images)
 
-    def figures(
-        self, trainer: L.Trainer, pl_module: L.LightningModule
-    ) -> Iterator[tuple[str, Figure]]:
+    def collect(self, trainer: L.Trainer, pl_module: L.LightningModule) -> tuple:
         images, labels = (t.to(pl_module.device) for t in self.probe)
         probs = pl_module(images).float().softmax(dim=-1)
         preds = probs.argmax(dim=-1)
         layer = pl_module.gradcam_layer()
-        cam_pred = grad_cam(pl_module, layer, images, preds)
-        cam_true = grad_cam(pl_module, layer, images, labels)
+        cam_pred = grad_cam(pl_module, layer, images, preds).cpu()
+        cam_true = grad_cam(pl_module, layer, images, labels).cpu()
         classes = trainer.datamodule.classes
+        probs, preds, labels = probs.cpu(), preds.tolist(), labels.tolist()
         titles = [
-            [f"{classes[p]} {probs[i, p]:.2f}" for i, p in enumerate(preds.tolist())],
-            [f"{classes[t]} {probs[i, t]:.2f}" for i, t in enumerate(labels.tolist())],
+            [f"{classes[p]} {probs[i, p]:.2f}" for i, p in enumerate(preds)],
+            [f"{classes[t]} {probs[i, t]:.2f}" for i, t in enumerate(labels)],
         ]
-        shown = trainer.datamodule.denormalize(images).clamp(0, 1)
-        yield "val/gradcam", gradcam_figure(shown, [cam_pred, cam_true], titles)
+        shown = trainer.datamodule.denormalize(self.probe[0]).clamp(0, 1)
+        return shown, [cam_pred, cam_true], titles
+
+    def draw(self, collected: tuple) -> Iterator[tuple[str, Figure]]:
+        yield "val/gradcam", gradcam_figure(*collected)

@@ -4,8 +4,8 @@ Every epoch, for ``num_articles`` fixed validation articles: a text entry (Tenso
 text tab, markdown) with every sentence in order, the picked ones in **bold**, the
 reference ones marked ✓, and each sentence's score; and a bar chart of the sentence scores
 (picked bars dark, reference sentences outlined), tag ``val/summary/<i>``. The same figure
-is what ``litlab summarize --out`` writes. Needs a ``SummaryData`` DataModule and a
-``SentenceScorer`` module (common/protocols.py).
+is what ``litlab summarize --out`` writes (``viz.sentence_score_figure``). Needs a
+``SummaryProbe`` DataModule and a ``SentenceScorer`` module (common/protocols.py).
 """
 
 from __future__ import annotations
@@ -13,38 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import lightning as L
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from litlab.common.callbacks.base import FigureCallback
 from litlab.common.contracts import require
 from litlab.common.extractive import budget_words, select
-from litlab.common.protocols import SentenceScorer, SummaryData
-
-
-def sentence_score_figure(
-    scores: Sequence[float],
-    picked: Sequence[int],
-    reference: Sequence[int] = (),
-    title: str = "",
-) -> Figure:
-    """Bars of sentence scores in article order: picked dark blue, others light; reference
-    sentences (when known) outlined in black."""
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.28 * len(scores) + 1.5), 2.6),
-                           layout="constrained")
-    chosen, ref = set(picked), set(reference)
-    colors = ["#1f4e9c" if i in chosen else "#b8c8e6" for i in range(len(scores))]
-    bars = ax.bar(range(1, len(scores) + 1), scores, color=colors)
-    for i, bar in enumerate(bars):
-        if i in ref:
-            bar.set_edgecolor("black")
-            bar.set_linewidth(1.5)
-    ax.set_xlabel("sentence" + ("  (outlined: in the reference summary)" if ref else ""))
-    ax.set_ylabel("score")
-    ax.set_ylim(0, 1)
-    ax.set_xlim(0.4, len(scores) + 0.6)
-    ax.set_title(title or "dark: picked for the summary", fontsize=9)
-    return fig
+from litlab.common.protocols import SentenceScorer, SummaryProbe
+from litlab.common.viz import sentence_score_figure
 
 
 def marked_summary(
@@ -68,7 +43,7 @@ class SummarySamples(FigureCallback):
         self.num_articles = num_articles
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        require(trainer.datamodule, SummaryData, type(self).__name__)
+        require(trainer.datamodule, SummaryProbe, type(self).__name__)
         require(pl_module, SentenceScorer, type(self).__name__)
 
     def figures(

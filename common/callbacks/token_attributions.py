@@ -13,7 +13,7 @@ from litlab.common.attribution import describe, integrated_gradients
 from litlab.common.callbacks.base import FigureCallback
 from litlab.common.contracts import require
 from litlab.common.pieces import text_pieces, words_and_scores
-from litlab.common.protocols import TextData, TokenAttributionSource, TokenBatch
+from litlab.common.protocols import TextData, TokenAttributionSource, TokenBatch, TokenProbe
 from litlab.common.viz import token_attribution_figure, token_attribution_html
 
 
@@ -36,6 +36,7 @@ class TokenAttributionCallback(FigureCallback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         require(trainer.datamodule, TextData, type(self).__name__)
+        require(trainer.datamodule, TokenProbe, type(self).__name__)  # its fixed texts
         require(pl_module, TokenAttributionSource, type(self).__name__)
         if self.probe is None:
             self.probe = trainer.datamodule.probe_batch(self.num_texts)

@@ -31,7 +31,6 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from litlab.common.data import locate_dataset, resolve_data_root
 from litlab.common.errors import check_positive
-from litlab.common.protocols import ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.chat.pairs import (
     PairIds,
@@ -43,11 +42,11 @@ from litlab.sequence.chat.pairs import (
     to_inputs_targets,
     turn_texts,
 )
+from litlab.sequence.chat.predict import BOT, USER, ChatCodec
 from litlab.sequence.lm import dialogue
-from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
+from litlab.sequence.tokenizers import SubwordTokenizer
 
 CHATBOT_URL = "https://raw.githubusercontent.com/songys/Chatbot_data/master/ChatbotData.csv"
-USER, BOT = "사용자", "챗봇"  # "user" and "chatbot": the speaker tags of the two sides
 Corpus = Literal["chat", "chat+nsmc"]
 
 
@@ -92,8 +91,10 @@ def korean_chat_tokenizer(
     return SubwordTokenizer.train(texts, vocab_size, kind="korean")
 
 
-class KoreanChatDataModule(L.LightningDataModule):
+class KoreanChatDataModule(ChatCodec, L.LightningDataModule):
     """Korean Q -> A chat turns (ChatbotData), for ``GPTLanguageModel`` and ``litlab chat``.
+    The tokenizer, speakers and turn format are ``ChatCodec``'s (``predict.py``), which
+    ``litlab chat`` and serve/ load without Lightning.
 
     Args:
         root: data root holding ``chat/ChatbotData.csv`` (and ``nsmc/`` for ``chat+nsmc``).
@@ -107,8 +108,6 @@ class KoreanChatDataModule(L.LightningDataModule):
     """
 
     name = "chatbot"
-    language = "ko"
-    speakers = (USER, BOT)  # (user, bot) speaker tags; a subclass for another corpus sets its own
 
     def __init__(
         self,
@@ -171,27 +170,6 @@ class KoreanChatDataModule(L.LightningDataModule):
             "vocab_size": int(init_args.get("vocab_size") or 8000),
         }
 
-    @property
-    def tokenizer(self) -> SubwordTokenizer:
-        return ready(self._tokenizer, self, "tokenizer")
-
-    @property
-    def vocab_size(self) -> int:
-        return ready(self._tokenizer, self, "vocab_size").vocab_size
-
-    @property
-    def pad_id(self) -> int:
-        return ready(self._tokenizer, self, "pad_id").pad_id
-
-    @property
-    def block_size(self) -> int:
-        return int(self.hparams.block_size)
-
-    @property
-    def prompt(self) -> str:
-        user, bot = self.speakers
-        return self.hparams.prompt or dialogue.format_turn(user, "오늘 너무 힘들어") + f"{bot}:"
-
     # --- loaders --------------------------------------------------------------------------
 
     def _collate(self, examples: list[PairIds]) -> tuple[Tensor, Tensor]:
@@ -223,30 +201,3 @@ class KoreanChatDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._pairs_loader("test")
-
-    # --- protocol: DialogueData (``litlab chat``, serve/) -----------------------------------
-
-    @property
-    def turn_boundary(self) -> str:
-        return dialogue.TURN_END
-
-    @property
-    def default_speakers(self) -> tuple[str, str]:
-        """(user, bot): the names ``litlab chat`` and the Chat tab use unless told others."""
-        return self.speakers
-
-    def speaker_tag(self, speaker: str) -> str:
-        return dialogue.speaker_tag(speaker)
-
-    def format_turn(self, speaker: str, text: str) -> str:
-        return dialogue.format_turn(speaker, text)
-
-    # --- what a checkpoint keeps ----------------------------------------------------------
-
-    def state_dict(self) -> dict:
-        if self._tokenizer is None:
-            self.setup()
-        return {"tokenizer": self.tokenizer.state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._tokenizer = tokenizer_from_state(state["tokenizer"])

@@ -19,6 +19,7 @@ from typing import Literal
 from litlab.common.data import MissingDataError
 from litlab.sequence.chat.data import KoreanChatDataModule
 from litlab.sequence.chat.pairs import QAPair, split_pairs, turn_texts
+from litlab.sequence.chat.predict import EnglishChatCodec
 from litlab.sequence.tokenizers import SubwordTokenizer
 
 
@@ -43,15 +44,13 @@ def chatterbot_pairs(language: str = "english") -> list[QAPair]:
     return pairs
 
 
-class EnglishChatDataModule(KoreanChatDataModule):
+class EnglishChatDataModule(EnglishChatCodec, KoreanChatDataModule):
     """English Q -> A turns from the chatterbot corpus (``YOU`` / ``BOT``), byte-level BPE.
 
     Args: as ``KoreanChatDataModule`` (``root`` unused; ``tokenizer_corpus`` only ``chat``).
     """
 
-    name = "chatterbot_en"
-    language = "en"
-    speakers = ("YOU", "BOT")
+    name = "chatterbot_en"  # language "en", speakers YOU / BOT: EnglishChatCodec's
 
     def __init__(
         self,

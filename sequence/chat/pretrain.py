@@ -22,16 +22,16 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from litlab.common.data import resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
-from litlab.common.protocols import ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.chat.data import chatbot_splits, korean_chat_tokenizer
 from litlab.sequence.chat.pairs import PairIds, to_inputs_targets
+from litlab.sequence.chat.predict import KoreanReviewsCodec
 from litlab.sequence.lm import dialogue
 from litlab.sequence.lm.data import Windows
-from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
+from litlab.sequence.tokenizers import SubwordTokenizer
 
 
-class KoreanReviewsDataModule(L.LightningDataModule):
+class KoreanReviewsDataModule(KoreanReviewsCodec, L.LightningDataModule):
     """Next-token windows over NSMC's training reviews, with the chatbot's tokenizer.
 
     Args:
@@ -43,8 +43,7 @@ class KoreanReviewsDataModule(L.LightningDataModule):
         val_share: the share of reviews held out at the end for validation (at least one).
     """
 
-    name = "nsmc_text"
-    language = "ko"
+    name = "nsmc_text"  # tokenizer, prompt, language "ko": KoreanReviewsCodec's (predict.py)
 
     def __init__(
         self,
@@ -99,22 +98,6 @@ class KoreanReviewsDataModule(L.LightningDataModule):
             "vocab_size": int(init_args.get("vocab_size") or 8000),
         }
 
-    @property
-    def tokenizer(self) -> SubwordTokenizer:
-        return ready(self._tokenizer, self, "tokenizer")
-
-    @property
-    def vocab_size(self) -> int:
-        return ready(self._tokenizer, self, "vocab_size").vocab_size
-
-    @property
-    def block_size(self) -> int:
-        return int(self.hparams.block_size)
-
-    @property
-    def prompt(self) -> str:
-        return self.hparams.prompt
-
     def train_dataloader(self) -> DataLoader:
         self.setup()
         hp = self.hparams
@@ -135,11 +118,3 @@ class KoreanReviewsDataModule(L.LightningDataModule):
             self.val_reviews, batch_size=hp.batch_size * 4,
             collate_fn=lambda rows: to_inputs_targets(rows, pad),
         )  # fmt: skip
-
-    def state_dict(self) -> dict:
-        if self._tokenizer is None:
-            self.setup()
-        return {"tokenizer": self.tokenizer.state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._tokenizer = tokenizer_from_state(state["tokenizer"])

@@ -33,10 +33,11 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
 from litlab.common.data import locate_dataset, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
-from litlab.common.protocols import TokenBatch, ready
+from litlab.common.protocols import TokenBatch
 from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.lm import dialogue
-from litlab.sequence.tokenizers import CharTokenizer, SubwordTokenizer, tokenizer_from_state
+from litlab.sequence.lm.predict import ShakespeareCodec
+from litlab.sequence.tokenizers import CharTokenizer, SubwordTokenizer
 
 FILES = {"tiny": "shakespeare/input.txt", "complete": "shakespeare/complete_works.txt"}
 TINY_URL = (
@@ -69,8 +70,10 @@ def _download_tiny(root: Path) -> None:
     urllib.request.urlretrieve(TINY_URL, dest)
 
 
-class ShakespeareDataModule(L.LightningDataModule):
+class ShakespeareDataModule(ShakespeareCodec, L.LightningDataModule):
     """Language-modelling windows over Shakespeare, tokenized by characters or byte-level BPE.
+    The tokenizer, prompt and turn format are ``ShakespeareCodec``'s (``predict.py``), which
+    ``litlab generate`` and ``chat`` load without Lightning.
 
     Args:
         root: data root holding ``shakespeare/input.txt`` (default ``$DATA_DIR``, else ``./data``).
@@ -173,28 +176,6 @@ class ShakespeareDataModule(L.LightningDataModule):
         text = self.read_text()
         return dialogue.dialogue_text(text) if self.hparams.format == "dialogue" else text
 
-    @property
-    def tokenizer(self) -> CharTokenizer | SubwordTokenizer:
-        """The fitted tokenizer (read from the data in setup(), or restored from a checkpoint)."""
-        return ready(self._tokenizer, self, "tokenizer")
-
-    @property
-    def vocab_size(self) -> int:
-        return ready(self._tokenizer, self, "vocab_size").vocab_size
-
-    @property
-    def block_size(self) -> int:
-        return int(self.hparams.block_size)
-
-    @property
-    def prompt(self) -> str:
-        """The configured prompt, or a newline when the vocabulary cannot spell it."""
-        try:
-            self.tokenizer.encode(self.hparams.prompt)
-            return self.hparams.prompt
-        except ValueError:
-            return "\n"
-
     # --- loaders --------------------------------------------------------------------------
 
     def train_dataloader(self) -> DataLoader:
@@ -235,30 +216,3 @@ class ShakespeareDataModule(L.LightningDataModule):
         ids = torch.stack([data[s : s + length] for s in starts])  # (n, length)
         targets = torch.stack([data[s + 1 : s + length + 1] for s in starts])
         return TokenBatch(ids, torch.full((n,), length)), targets
-
-    def token_strings(self, ids: Tensor) -> list[str]:
-        """Each token as it reads in the text (for axis labels)."""
-        return self.tokenizer.token_strings(ids.tolist())
-
-    # --- protocol: DialogueData (``litlab chat``) ------------------------------------------
-
-    @property
-    def turn_boundary(self) -> str | None:
-        """What ends every turn (a newline), or None for plain text: no turns to chat in."""
-        return dialogue.TURN_END if self.hparams.format == "dialogue" else None
-
-    def speaker_tag(self, speaker: str) -> str:
-        return dialogue.speaker_tag(speaker)
-
-    def format_turn(self, speaker: str, text: str) -> str:
-        return dialogue.format_turn(speaker, text)
-
-    # --- what a checkpoint keeps: the vocabulary, so new prompts encode the same way --------
-
-    def state_dict(self) -> dict:
-        if self._tokenizer is None:
-            self.setup()  # a method may read the data; the tokenizer property never does
-        return {"tokenizer": self.tokenizer.state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._tokenizer = tokenizer_from_state(state["tokenizer"])

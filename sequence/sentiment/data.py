@@ -20,6 +20,7 @@ from litlab.common.data import (
     online,
 )
 from litlab.sequence.sentiment.batching import BucketBatchSampler, TextSplits, clean_text
+from litlab.sequence.sentiment.predict import KoreanTextCodec
 from litlab.sequence.sentiment.text_classification import TextClassificationDataModule
 
 __all__ = [
@@ -61,7 +62,6 @@ class IMDBDataModule(TextClassificationDataModule):
     """
 
     name = "imdb"
-    language = "en"  # what the language warning compares with (common/language.py)
 
     def read(self) -> TextSplits:
         folder = locate_dataset(
@@ -144,7 +144,6 @@ class SST2DataModule(TextClassificationDataModule):
     """
 
     name = "sst2"
-    language = "en"
 
     def read(self) -> TextSplits:
         files = _find_files(
@@ -170,16 +169,15 @@ def _download_nsmc(root: Path) -> None:
         urllib.request.urlretrieve(NSMC_URL.format(split), root / "nsmc" / f"ratings_{split}.txt")
 
 
-class NSMCDataModule(TextClassificationDataModule):
+class NSMCDataModule(KoreanTextCodec, TextClassificationDataModule):
     """Naver movie reviews in Korean (NSMC): ``id<TAB>document<TAB>label``, 150k / 50k.
 
     Reviews with an empty document (a few in the real data) are skipped and counted in
-    ``skipped``. The tokenizer is BPE over Hangul syllables (``kind="korean"``).
+    ``skipped``. The tokenizer is BPE over Hangul syllables (``kind="korean"`` and
+    ``language="ko"``, from ``KoreanTextCodec``).
     """
 
     name = "nsmc"
-    language = "ko"
-    kind = "korean"
 
     def read(self) -> TextSplits:
         files = _find_files(

@@ -4,9 +4,11 @@ The network is a plain ``nn.Module`` passed in by class path (``net`` in the exp
 YAML), called as ``net(ids, lengths) -> logits``. What every classifier shares (loss,
 metrics per stage, per-class accuracy, AdamW with a one-cycle or cosine schedule) is
 ``litlab.common.classifier.Classifier``; this class adds only what text needs: the token
-batch, F1 and AUROC, the vocabulary the embedding must cover, and the protocol of the
-picture callbacks: ``embedding_layer()`` (token attributions) and ``attention_maps()``
-(attention pooling, or a transformer's self-attention).
+batch, F1 and AUROC and the vocabulary the embedding must cover. ``forward`` and the
+protocol of the picture callbacks, ``embedding_layer()`` (token attributions) and
+``attention_maps()`` (attention pooling, or a transformer's self-attention), are inherited
+from ``litlab.sequence.sentiment.predict.TextPredictor``, which explain and serve/ load
+without Lightning.
 
 Logged keys: those of ``Classifier`` plus ``val/f1``, ``val/auroc`` and the same under ``test/``.
 """
@@ -23,9 +25,10 @@ from litlab.common.errors import check_positive
 from litlab.common.optim import layer_decay_groups
 from litlab.common.protocols import TokenBatch
 from litlab.common.warm_start import WarmStart, check_tokenizer, warm_start
+from litlab.sequence.sentiment.predict import TextPredictor
 
 
-class TextClassifier(Classifier):
+class TextClassifier(TextPredictor, Classifier):
     """Train a text network with cross-entropy on ``(TokenBatch, labels)`` batches.
 
     Args:
@@ -94,10 +97,6 @@ class TextClassifier(Classifier):
             }
         )
 
-    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        """Token ids (B, T) and lengths (B,) -> logits (B, num_classes)."""
-        return self.net(ids, lengths)
-
     def logits(self, inputs: TokenBatch) -> Tensor:
         ids, lengths = inputs
         return self.step_net(ids, lengths)
@@ -105,18 +104,3 @@ class TextClassifier(Classifier):
     def data_needs(self) -> dict[str, int]:
         """The classes, and the rows of the embedding table the tokenizer must fit in."""
         return {**super().data_needs(), "vocab_size": self.net.embedding.num_embeddings}
-
-    # --- protocol for the picture callbacks (common/protocols.py) ----------------
-
-    def embedding_layer(self) -> nn.Module:
-        """Where integrated gradients attribute: the token embedding."""
-        return self.net.embedding
-
-    def attention_maps(self, inputs: TokenBatch) -> dict[str, Tensor]:
-        """The net's own ``attention_maps(ids, lengths)`` when it has them (a transformer:
-        ``{"layer0": (B, heads, T, T), ...}``), else ``{"pool": (B, 1 head, 1 query, T)}``:
-        the attention-pooling weights."""
-        ids, lengths = inputs
-        if hasattr(self.net, "attention_maps"):
-            return self.net.attention_maps(ids, lengths)
-        return {"pool": self.net.pool_weights(ids, lengths)[:, None, None, :]}

@@ -12,9 +12,12 @@ them (``read() -> TextSplits``). This class then
    longest text of the batch. With ``bucket=True`` the training batches are drawn from
    length-sorted buckets, so little compute goes into padding.
 
-It also implements the ``TextData`` protocol of ``common/protocols.py`` (``classes``,
-``pad_id``, ``probe_batch``, ``token_strings``, ``encode_texts``), which the token-attribution
-and attention callbacks and ``litlab explain`` use.
+It also implements the ``TextData`` and ``TokenProbe`` protocols of ``common/protocols.py``
+(``classes``, ``pad_id``, ``token_strings``, ``encode_texts``, ``probe_batch``), which the
+token-attribution and attention callbacks and ``litlab explain`` use. What inference needs
+(the tokenizer, classes, ``encode_texts``) is inherited from
+``litlab.sequence.sentiment.predict.TextCodec``, which explain and serve/ load without
+Lightning.
 """
 
 from __future__ import annotations
@@ -30,24 +33,20 @@ from torch.utils.data import DataLoader
 from litlab.common.data import SplitLoaders, cache_dir, cache_key, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
 from litlab.common.hub import resolve_pretrained
-from litlab.common.protocols import TokenBatch, ready
+from litlab.common.protocols import TokenBatch
 from litlab.common.resume import ResumableDataLoader
 from litlab.common.tensor_cache import cached_object
-from litlab.sequence.sentiment.batching import (
-    BucketBatchSampler,
-    TextSplits,
-    clean_text,
-    pad_tokens,
-    unflatten,
-)
+from litlab.sequence.sentiment.batching import BucketBatchSampler, TextSplits, unflatten
+from litlab.sequence.sentiment.predict import TextCodec
 from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
 from litlab.sequence.wordpiece import PretrainedTokenizer
 
 SPLITS = ("train", "val", "test")
 
 
-class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
-    """Shared machinery; subclasses implement :meth:`read` (and set ``classes``, ``kind``).
+class TextClassificationDataModule(TextCodec, SplitLoaders, L.LightningDataModule):
+    """Shared machinery; subclasses implement :meth:`read` (and set ``classes``; a Korean one
+    inherits ``KoreanTextCodec`` for its ``kind`` and ``language``).
 
     Args:
         root: data root (default ``$DATA_DIR``, else ``./data``).
@@ -67,8 +66,6 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         seed: fixes the validation split (and the subset).
     """
 
-    classes: list[str] = ["negative", "positive"]
-    kind: Literal["byte_level", "korean"] = "byte_level"
     name = "text"
 
     def __init__(
@@ -211,27 +208,7 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         flat = cached_object(saved.with_suffix(".ids.pt"), encode, check) if ours else encode()
         return {s: unflatten(v.tolist(), o.tolist()) for s, (v, o) in flat.items()}
 
-    def _truncate(self, ids: list[int]) -> list[int]:
-        """At most ``max_length`` ids, a pretrained model's ``[CLS]``/``[SEP]`` included."""
-        m = self.hparams.max_length - getattr(self.tokenizer, "n_special", 0)
-        if len(ids) <= m:
-            kept = ids or [self.tokenizer.unk_id]  # an empty text is one unknown token
-        elif self.hparams.truncation == "head":
-            kept = ids[:m]
-        elif self.hparams.truncation == "tail":
-            kept = ids[-m:]
-        else:
-            head = m // 4
-            kept = ids[:head] + ids[len(ids) - (m - head) :]
-        add_special = getattr(self.tokenizer, "add_special", None)
-        return add_special(kept) if add_special is not None else kept
-
-    def _encode(self, texts: list[str]) -> list[list[int]]:
-        return [self._truncate(ids) for ids in self.tokenizer.encode_batch(texts)]
-
     # --- batches -----------------------------------------------------------------------------
-
-    pad = staticmethod(pad_tokens)
 
     def _collate(self, items: list[tuple[list[int], int]]) -> tuple[TokenBatch, Tensor]:
         rows, labels = zip(*items)
@@ -251,19 +228,7 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
             return ResumableDataLoader(items, batch_sampler=sampler, **common)
         return ResumableDataLoader(items, batch_size=bs, shuffle=True, **common)
 
-    # --- what a checkpoint keeps, so new text can be encoded without the data ------------------
-
-    def state_dict(self) -> dict:
-        self.setup()
-        return {"tokenizer": self.tokenizer.state(), "classes": list(self.classes)}
-
-    def load_state_dict(self, state: dict) -> None:
-        if self.tokenizer is not None and self.tokenizer.state() != state["tokenizer"]:
-            self.encoded = {}  # encoded with another tokenizer: encode again on demand
-        self.tokenizer = tokenizer_from_state(state["tokenizer"])
-        self.classes = list(state["classes"])
-
-    # --- the text protocol (common/protocols.py) -------------------------------------
+    # --- the text protocol (common/protocols.py); the rest is TextCodec's --------------
 
     @classmethod
     def model_values(cls, init_args: dict) -> dict[str, int]:
@@ -276,27 +241,6 @@ class TextClassificationDataModule(SplitLoaders, L.LightningDataModule):
         elif init_args.get("vocab_size"):
             values["vocab_size"] = int(init_args["vocab_size"])
         return values
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    @property
-    def pad_id(self) -> int:
-        return ready(self.tokenizer, self, "pad_id").pad_id  # never tokenizes the data
-
-    @property
-    def vocab_size(self) -> int:
-        """The trained tokenizer's vocabulary (at most ``hparams.vocab_size``)."""
-        return ready(self.tokenizer, self, "vocab_size").vocab_size
-
-    def encode_texts(self, texts: list[str]) -> TokenBatch:
-        if self.tokenizer is None:
-            self.setup()
-        return self.pad(self._encode([clean_text(t) for t in texts]), self.pad_id)
-
-    def token_strings(self, ids: Tensor) -> list[str]:
-        return self.tokenizer.token_strings(ids.tolist())
 
     def probe_batch(
         self, n: int, split: str = "val", max_tokens: int = 64

@@ -28,10 +28,10 @@ from torch import Tensor
 from litlab.common.data import SplitLoaders, resolve_data_root
 from litlab.common.errors import ConfigError, check_positive
 from litlab.common.extractive import n_words
-from litlab.common.protocols import ready
 from litlab.common.resume import ResumableDataLoader
 from litlab.sequence.summarization.corpus import Article, read_bbc, split_articles
-from litlab.sequence.tokenizers import SubwordTokenizer, tokenizer_from_state
+from litlab.sequence.summarization.predict import SummaryCodec, pad_documents
+from litlab.sequence.tokenizers import SubwordTokenizer
 
 
 class DocumentBatch(NamedTuple):
@@ -41,21 +41,10 @@ class DocumentBatch(NamedTuple):
     index: Tensor  # (B,) positions in articles(split)
 
 
-def pad_documents(docs: list[list[list[int]]], pad_id: int) -> tuple[Tensor, Tensor]:
-    """Documents of sentences of ids -> ids (B, S, T), lengths (B, S)."""
-    s = max(len(d) for d in docs)
-    t = max((len(sent) for d in docs for sent in d), default=1) or 1
-    ids = torch.full((len(docs), s, t), pad_id, dtype=torch.long)
-    lengths = torch.zeros(len(docs), s, dtype=torch.long)
-    for b, doc in enumerate(docs):
-        for i, sent in enumerate(doc):
-            ids[b, i, : len(sent)] = torch.tensor(sent, dtype=torch.long)
-            lengths[b, i] = len(sent)
-    return ids, lengths
-
-
-class ExtractiveDataModule(SplitLoaders, L.LightningDataModule):
+class ExtractiveDataModule(SummaryCodec, SplitLoaders, L.LightningDataModule):
     """Sentence-labelled articles for extractive summarization (see the module docstring).
+    The tokenizer, the budget and ``batch`` (new articles as input) are ``SummaryCodec``'s
+    (``predict.py``), which ``litlab summarize`` and serve/ load without Lightning.
 
     Args:
         dataset: ``bbc`` (BBC News Summary; the only corpus large enough to train on).
@@ -67,8 +56,6 @@ class ExtractiveDataModule(SplitLoaders, L.LightningDataModule):
         budget_ratio: word budget as a share of the article; None = measured on train.
         subset: use only this many articles per split (tests, quick runs).
     """
-
-    language = "en"
 
     def __init__(
         self,
@@ -137,39 +124,6 @@ class ExtractiveDataModule(SplitLoaders, L.LightningDataModule):
     def prepare_data(self) -> None:
         self.articles("train")  # extraction happens once, in the main process
 
-    def encode_articles(self, documents: list[list[str]]) -> list[list[list[int]]]:
-        """Sentences -> ids, at most ``max_sentences`` per document and ``max_tokens`` each
-        (an empty sentence becomes one unknown-free pad-free token: its first byte id)."""
-        tok = ready(self.tokenizer, self, "tokenizer")
-        hp = self.hparams
-        out = []
-        for sentences in documents:
-            # a space before every sentence, so its first word is cut into the pieces it
-            # has inside a sentence ("ĠMarsh", not "Mar" + "sh"): one word, one id sequence
-            rows = tok.encode_batch([" " + s for s in sentences[: hp.max_sentences]])
-            out.append([r[: hp.max_tokens] or [tok.pad_id + 1] for r in rows])
-        return out
-
-    def batch(self, documents: list[list[str]]) -> tuple[Tensor, Tensor]:
-        """New articles (lists of sentences) as the model's input: ids (B, S, T), lengths."""
-        return pad_documents(self.encode_articles(documents), self.pad_id)
-
-    def lexicon(self) -> tuple[list[str], list[list[int]]]:
-        """What a word-level view of the ids needs (``graph.WordGraph``): every piece as the
-        tokenizer stores it ("Ġprofits"), and the piece ids of English stop words as they
-        appear inside a sentence and at its start, lower- and capitalised (none for Korean:
-        its particles are part of the word)."""
-        tok = ready(self.tokenizer, self, "tokenizer")
-        pieces = [tok.tok.id_to_token(i) or "" for i in range(tok.vocab_size)]
-        if self.language != "en":
-            return pieces, []
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-        # and words of one letter or digit, which scikit-learn's tokens skip
-        words = [*sorted(ENGLISH_STOP_WORDS), *"abcdefghijklmnopqrstuvwxyz0123456789"]
-        forms = [f for w in words for f in (w, w.capitalize())]
-        return pieces, tok.encode_batch([*forms, *(" " + f for f in forms)])
-
     # --- loaders ------------------------------------------------------------------------
 
     def _collate(self, items: list[tuple[int, list[list[int]], list[int]]]) -> DocumentBatch:
@@ -189,27 +143,8 @@ class ExtractiveDataModule(SplitLoaders, L.LightningDataModule):
             collate_fn=self._collate, num_workers=self.hparams.num_workers,
         )  # fmt: skip
 
-    # --- what a checkpoint keeps, so new articles can be encoded without the data -----------
-
-    def state_dict(self) -> dict:
-        self.setup()
-        return {"tokenizer": self.tokenizer.state(), "budget_ratio": self.budget_ratio}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.tokenizer = tokenizer_from_state(state["tokenizer"])
-        self._budget_ratio = float(state["budget_ratio"])
-        self._encoded = {}
-
     @classmethod
     def model_values(cls, init_args: dict) -> dict[str, int]:
         """The BPE vocabulary size and sentence positions (LitlabCLI fills them into the net)."""
         return {"vocab_size": int(init_args.get("vocab_size") or 8000),
                 "max_sentences": int(init_args.get("max_sentences") or 48)}
-
-    @property
-    def pad_id(self) -> int:
-        return ready(self.tokenizer, self, "pad_id").pad_id
-
-    @property
-    def vocab_size(self) -> int:
-        return ready(self.tokenizer, self, "vocab_size").vocab_size

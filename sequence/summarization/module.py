@@ -7,7 +7,9 @@ TextRank and the oracle), in article order, scored with ROUGE against the refere
 
 Logged keys: ``train/loss``, ``val/loss``, ``val/rouge1``, ``val/rouge2``, ``val/rougeL``
 (F-measures, 0-1), ``val/rouge2_best``, and the same under ``test/``. The checkpoint monitor
-of ``experiments/sequence/bbc_extractive.yaml`` is ``val/rouge2``.
+of ``experiments/sequence/bbc_extractive.yaml`` is ``val/rouge2``. ``forward`` and
+``sentence_scores`` (what ``litlab summarize`` and serve/ ask) are inherited from
+``litlab.sequence.summarization.predict.SummarizerPredictor``, loaded there without Lightning.
 """
 
 from __future__ import annotations
@@ -20,18 +22,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 
-from litlab.common.attribution import evaluating
 from litlab.common.contracts import require
 from litlab.common.errors import check_positive
 from litlab.common.extractive import budget_words, select, summary_text
 from litlab.common.loggers import log_hparams
 from litlab.common.optim import step_schedule
-from litlab.common.protocols import SummaryData
+from litlab.common.protocols import SummaryProbe
 from litlab.sequence.summarization.data import DocumentBatch
+from litlab.sequence.summarization.predict import SummarizerPredictor
 from litlab.sequence.summarization.rouge import KEYS, Rouge
 
 
-class ExtractiveSummarizer(L.LightningModule):
+class ExtractiveSummarizer(SummarizerPredictor, L.LightningModule):
     """Trains a sentence scorer (e.g. ``HierarchicalExtractor``) and evaluates its summaries.
 
     Args:
@@ -62,7 +64,7 @@ class ExtractiveSummarizer(L.LightningModule):
         dm = getattr(self.trainer, "datamodule", None)
         if dm is None:
             return
-        require(dm, SummaryData, type(self).__name__)
+        require(dm, SummaryProbe, type(self).__name__)
         self.budget_ratio.fill_(dm.budget_ratio)
         self.language = dm.language
         if stage == "fit" and hasattr(self.net, "learn_lexicon"):  # a net with a word graph
@@ -70,10 +72,6 @@ class ExtractiveSummarizer(L.LightningModule):
 
     def data_needs(self) -> dict[str, int]:
         return {"vocab_size": self.net.vocab_size}
-
-    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        """ids (B, S, T), lengths (B, S) -> logits (B, S); padding sentences get -1e4."""
-        return self.net(ids, lengths).masked_fill(lengths == 0, -1e4)
 
     def _loss(self, batch: DocumentBatch) -> tuple[Tensor, Tensor]:
         logits = self(batch.ids, batch.lengths)
@@ -137,15 +135,6 @@ class ExtractiveSummarizer(L.LightningModule):
     def on_fit_start(self) -> None:
         if self.logger is not None:
             log_hparams(self, {"val/rouge2_best": 0.0, "test/rouge2": 0.0})
-
-    # --- what summarize / serve / the callbacks ask (SentenceScorer) --------------------
-
-    @torch.inference_mode()
-    def sentence_scores(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        """ids (B, S, T), lengths (B, S) -> probabilities (B, S); 0 for padding sentences."""
-        with evaluating(self):
-            logits = self(ids.to(self.device), lengths.to(self.device))
-        return torch.sigmoid(logits).masked_fill(lengths.to(self.device) == 0, 0.0).cpu()
 
     def configure_optimizers(self) -> dict[str, Any]:
         opt = torch.optim.AdamW(
