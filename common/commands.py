@@ -30,7 +30,7 @@ LIGHTNING_COMMANDS = {
 EXTRA_COMMANDS = {
     "env": ("print torch/CUDA/MPS capabilities and what the Trainer will pick (--bf16: measure)",
             "litlab.common.env:main"),
-    "baseline": ("scikit-learn baselines (MNIST/CIFAR-10; TF-IDF on IMDB/SST-2/NSMC) + comparison",
+    "baseline": ("scikit-learn baselines (images, TF-IDF text, MFCC audio, Lead/TextRank) + table",
                  "litlab.experiments.baselines:main"),
     "generate": ("sample text from a trained language model checkpoint (RNN or GPT)",
                  "litlab.common.generate:main"),
