@@ -92,6 +92,45 @@ def test_an_error_in_a_background_drawing_reaches_the_training_thread(tiny_root,
         )  # fmt: skip
 
 
+class Slow(FigureCallback):
+    """Draws on the background thread, slowly: still drawing when the run crashes."""
+
+    def collect(self, trainer: L.Trainer, pl_module: L.LightningModule) -> int:
+        return trainer.current_epoch
+
+    def draw(self, collected: int) -> Iterator[tuple[str, Figure]]:
+        import time
+
+        from litlab.common.viz import confusion_matrix_figure
+
+        time.sleep(1.5)
+        yield "val/slow", confusion_matrix_figure(torch.eye(2), ["a", "b"])
+
+
+class CrashAtSecondEpoch(L.Callback):
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == 1:
+            raise RuntimeError("simulated crash")
+
+
+def test_a_crash_while_a_picture_is_drawn_keeps_the_picture_and_spoils_no_later_run(
+    tiny_root, in_tmp
+):
+    """The crash closes the TensorBoard writer: the drawing in flight must be written before
+    that, and must not fail the next fit in the same process ("Writer is closed")."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    callbacks = ["--trainer.callbacks=[]", "--trainer.callbacks+=test_fast_training.Slow"]
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _fit(tiny_root, "--test=false", *callbacks,
+             "--trainer.callbacks+=test_fast_training.CrashAtSecondEpoch")  # fmt: skip
+    run = in_tmp / "logs" / "vision" / "cifar10_quick" / "version_0"
+    events = EventAccumulator(str(run), size_guidance={"images": 0})
+    events.Reload()
+    assert "val/slow" in events.Tags()["images"]  # written before the writer closed
+    _fit(tiny_root, "--trainer.max_epochs=1", "--test=false", *callbacks)  # no stale error
+
+
 def test_the_progress_bar_reads_the_logged_numbers_at_most_once_per_interval(monkeypatch):
     reads = []
     monkeypatch.setattr(TQDMProgressBar, "get_metrics", lambda self, t, m: reads.append(1) or {})

@@ -12,7 +12,9 @@ into figures on a background thread, so matplotlib's work (most of a drawing's c
 beside training instead of stopping it. Drawings are finished before fit, validation or test
 ends, and one drawing thread serves all callbacks (matplotlib's pyplot is not thread-safe);
 a callback that draws on the training thread first waits for it. An error in a background
-drawing is raised on the training thread at the next drawing or at the end.
+drawing is raised on the training thread at the next drawing or at the end. When a run
+crashes, the drawings in flight are finished before Lightning closes the logger
+(``on_exception``), and their errors give way to the crash's own.
 
 Model work runs in eval mode under ``torch.no_grad`` (explanations that need gradients switch
 them back on, see ``common/attribution.py``); every submodule's train/eval flag is restored
@@ -48,13 +50,17 @@ def _drawer() -> ThreadPoolExecutor:
     return _DRAWER
 
 
-def wait_for_drawings() -> float:
-    """Block until every background drawing is written; re-raise the first error. Returns
+def wait_for_drawings(raise_errors: bool = True) -> float:
+    """Block until every background drawing is written; re-raise the first error (or, with
+    ``raise_errors=False``, drop errors: the run they belong to has already failed). Returns
     the seconds waited."""
     start = time.perf_counter()
     pending, _PENDING[:] = list(_PENDING), []
     for future in pending:
-        future.result()
+        if raise_errors:
+            future.result()
+        else:
+            future.exception()  # waits, and keeps the error off the caller's thread
     return time.perf_counter() - start
 
 
@@ -137,6 +143,17 @@ class FigureCallback(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn == TrainerFn.VALIDATING:  # `litlab validate`, not fit's validation
             self._finish()
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # drawings left by a run that crashed earlier in this process are not this run's
+        wait_for_drawings(raise_errors=False)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        # Lightning closes the loggers right after this hook: finish the drawings in flight
+        # while their writer is open; their own errors must not hide the one that stopped us
+        self.waited += wait_for_drawings(raise_errors=False)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._finish()
